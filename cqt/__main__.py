@@ -1,0 +1,3 @@
+from cqt.cli import main
+
+main()

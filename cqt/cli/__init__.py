@@ -1,0 +1,40 @@
+"""The `cqt` command line: one entry point, one subcommand group per concern.
+
+Exit codes (every subcommand): 0 success, 1 the command ran and found a failure (a check failed),
+2 the command could not run (bad input, database unreachable, missing file); the message says why and
+how to fix it.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from cqt.cli import db as db_cli
+from cqt.cli import env as env_cli
+
+EXIT_CODES_HELP = "Exit codes: 0 success; 1 a check failed; 2 could not run (the message says how to fix it)."
+
+app = typer.Typer(
+    name="cqt",
+    help="cqt: crypto market data into PostgreSQL, 1 s bars, point-in-time features, leak-safe labels.\n\n"
+    + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db_cli.app, name="db")
+app.add_typer(env_cli.app, name="env")
+# subcommands owned by other modules register here
+
+
+@app.command("version")
+def version() -> None:
+    """Print the package and Rust core versions."""
+    import cqt
+
+    typer.echo(f"cqt {cqt.__version__} (core {cqt.core_version()})")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,33 @@
+"""Helpers shared by the subcommands: loading settings and failing with exit code 2."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import NoReturn
+
+import typer
+
+from cqt.config import ConfigError, Settings, UnknownSettingWarning, load_settings
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print `message` to stderr and exit with `code` (2 = could not run)."""
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def settings_or_exit() -> Settings:
+    """Load settings; a bad value exits 2 with the setting named, unknown .env keys are warnings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnknownSettingWarning)
+        try:
+            settings = load_settings()
+        except ConfigError as exc:
+            fail(f"configuration error: {exc}")
+    for warning in caught:
+        typer.echo(f"warning: {warning.message}", err=True)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # pgserver logs every pg_ctl call at INFO; only its problems are worth a user's attention.
+    logging.getLogger("pgserver").setLevel(max(logging.WARNING, logging.getLogger().level))
+    return settings

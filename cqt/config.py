@@ -1,0 +1,174 @@
+"""Settings: environment variables and `.env`, validated once, secrets never printed.
+
+Precedence (pydantic-settings): process environment > `.env` > the defaults below. Every field has a
+safe default and a line in `.env.example`; a key in `.env` that no field knows is a warning, not a crash,
+so an old `.env` keeps working after a setting is renamed.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+from dotenv import dotenv_values
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_FILE = Path(".env")
+
+# Values people leave in templates instead of a key. Compared case-insensitively against the whole value.
+_PLACEHOLDER = re.compile(
+    r"^(|change[-_ ]?me.*|replace[-_ ]?me.*|your[-_ ].*|<.*>|\$\{.*\}|x{3,}|\*{3,}|\.{3}|placeholder.*"
+    r"|todo|none|null|dummy.*|example.*|test|secret|api[-_ ]?key|.*[-_ ]here)$",
+    re.IGNORECASE,
+)
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used; the message names the setting and the fix."""
+
+
+class UnknownSettingWarning(UserWarning):
+    """A key in `.env` that no setting reads (a typo or a setting that was renamed)."""
+
+
+def is_placeholder(value: str | None) -> bool:
+    """True when `value` is absent or a template placeholder rather than a real credential."""
+    return value is None or bool(_PLACEHOLDER.match(value.strip()))
+
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """All runtime settings of cqt. Field name = environment variable name (upper-cased)."""
+
+    model_config = SettingsConfigDict(
+        env_file=ENV_FILE,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        validate_default=True,
+    )
+
+    # --- database -------------------------------------------------------------------------------
+    db_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: an embedded server (pgserver) is started under PG_DATA_DIR.",
+    )
+    pg_data_dir: Path = Field(default=Path("data/pg"), description="Data directory of the embedded server.")
+    db_connect_timeout_s: int = Field(default=5, ge=1, le=120)
+
+    # --- venues: base URLs, so collectors can target the live venues or the local simulator ---------
+    upbit_ws_url: str = "wss://api.upbit.com/websocket/v1"
+    upbit_rest_url: str = "https://api.upbit.com"
+    binance_ws_market_url: str = "wss://fstream.binance.com/market"
+    binance_ws_public_url: str = "wss://fstream.binance.com/public"
+    binance_rest_url: str = "https://fapi.binance.com"
+    coinglass_rest_url: str = "https://open-api-v4.coinglass.com"
+
+    # --- what to collect --------------------------------------------------------------------------
+    upbit_markets: CommaList = Field(default=["KRW-BTC"], min_length=1)
+    binance_symbols: CommaList = Field(default=["BTCUSDT"], min_length=1)
+    coinglass_enabled: bool = True
+    coinglass_api_key: SecretStr = SecretStr("")
+    coinglass_coin: str = "BTC"
+    coinglass_pair: str = "BTCUSDT"
+    coinglass_exchange: str = "Binance"
+
+    # --- logging ----------------------------------------------------------------------------------
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+
+    _split = field_validator("upbit_markets", "binance_symbols", mode="before")(_split_commas)
+
+    @field_validator("upbit_markets")
+    @classmethod
+    def _upbit_codes(cls, value: list[str]) -> list[str]:
+        codes = [v.upper() for v in value]
+        bad = [c for c in codes if not re.fullmatch(r"KRW-[A-Z0-9]{1,15}", c)]
+        if bad:
+            raise ValueError(f"expected Upbit KRW market codes like KRW-BTC, got {bad}")
+        return codes
+
+    @field_validator("binance_symbols")
+    @classmethod
+    def _binance_symbols(cls, value: list[str]) -> list[str]:
+        symbols = [v.upper() for v in value]
+        bad = [s for s in symbols if not re.fullmatch(r"[A-Z0-9]{2,20}USDT", s)]
+        if bad:
+            raise ValueError(f"expected Binance USD-M symbols like BTCUSDT, got {bad}")
+        return symbols
+
+    @field_validator("upbit_ws_url", "binance_ws_market_url", "binance_ws_public_url", mode="after")
+    @classmethod
+    def _ws_url(cls, value: str) -> str:
+        if not re.fullmatch(r"wss?://[^\s/]+(/\S*)?", value):
+            raise ValueError("expected a ws:// or wss:// URL")
+        return value.rstrip("/")
+
+    @field_validator("upbit_rest_url", "binance_rest_url", "coinglass_rest_url", mode="after")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError("expected an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @property
+    def coinglass_key_usable(self) -> bool:
+        """A Coinglass key is present and is not a template placeholder."""
+        return not is_placeholder(self.coinglass_api_key.get_secret_value())
+
+
+def env_names() -> set[str]:
+    """The environment-variable names that settings read."""
+    return {name.upper() for name in Settings.model_fields}
+
+
+def secret_names() -> list[str]:
+    """Settings whose values are secrets: reported only as presence, length and placeholder status."""
+    return [
+        name.upper()
+        for name, field in Settings.model_fields.items()
+        if field.annotation in (SecretStr, SecretStr | None)
+    ]
+
+
+def unknown_keys(env_file: Path) -> list[str]:
+    """Keys present in `env_file` that no setting reads."""
+    if not env_file.is_file():
+        return []
+    known = env_names()
+    return sorted(k for k in dotenv_values(env_file) if k.upper() not in known)
+
+
+def load_settings(env_file: Path | None = ENV_FILE, **overrides: Any) -> Settings:
+    """Load and validate settings; raise ConfigError with a readable message on a bad value."""
+    if env_file is not None:
+        for key in unknown_keys(env_file):
+            warnings.warn(
+                f"{env_file}: unknown setting {key} is ignored (typo, or a setting that was renamed?)",
+                UnknownSettingWarning,
+                stacklevel=2,
+            )
+    try:
+        return Settings(_env_file=env_file, **overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    secrets = set(secret_names())
+    lines = []
+    for err in exc.errors():
+        name = str(err["loc"][0]).upper() if err["loc"] else "?"
+        shown = "<secret>" if name in secrets else repr(err.get("input"))
+        lines.append(f"invalid setting {name}={shown}: {err['msg']}")
+    return "; ".join(lines) + " (set it in the environment or .env; see .env.example)"

@@ -1,0 +1,1 @@
+"""PostgreSQL access: which server to use, connections in UTC, migrations."""
