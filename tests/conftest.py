@@ -1,0 +1,48 @@
+"""Shared fixtures: a real PostgreSQL server for the whole session and a fresh database per test.
+
+The server is `CQT_TEST_DB_URL` when set (any reachable PostgreSQL >= 14), otherwise an embedded
+pgserver in a temporary directory, stopped at the end of the session.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from cqt.db import embedded
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Conninfo of the maintenance database of a real PostgreSQL server."""
+    url = os.environ.get("CQT_TEST_DB_URL")
+    if url:
+        yield url
+        return
+    data_dir = tmp_path_factory.mktemp("pg")
+    uri = embedded.start(data_dir)
+    try:
+        yield uri
+    finally:
+        embedded.stop(data_dir)
+
+
+@pytest.fixture
+def fresh_db(pg_server: str) -> Iterator[str]:
+    """Conninfo of a new, empty database, dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')  # name is generated above, not user input
+    try:
+        yield make_conninfo(pg_server, dbname=name)
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
