@@ -40,7 +40,13 @@ def start(data_dir: Path) -> str:
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        server = _pgserver().get_server(data_dir, cleanup_mode=None)
+        pg = _pgserver()
+        server = pg.get_server(data_dir, cleanup_mode=None)
+        if running_pid(data_dir) is None:
+            # get_server caches one handle per directory per process and does not notice a server that
+            # was stopped since (cqt db down, tests): start it again under pgserver's own lock.
+            with pg.PostgresServer._lock:
+                server.ensure_postgres_running()
     except (subprocess.SubprocessError, OSError, AssertionError) as exc:
         raise EmbeddedServerError(
             f"embedded PostgreSQL under {data_dir} failed to start ({exc}); log: {_log_tail(data_dir)}"

@@ -1,0 +1,1 @@
+"""Durable storage: idempotent batched writes to PostgreSQL with an on-disk spool for outages."""

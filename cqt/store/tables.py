@@ -1,0 +1,86 @@
+"""What the writer knows about each table: columns in row order, COPY types, conflict policy.
+
+Rows handed to the writer are tuples in `columns` order. Timestamps are timezone-aware `datetime`s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table the writer fills through a staging table."""
+
+    name: str
+    columns: tuple[str, ...]
+    types: tuple[str, ...]
+    key: tuple[str, ...]
+    # Set for tables whose rows may be revised (bars): the revision column decides which row wins.
+    revision_column: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.columns) != len(self.types):
+            raise ValueError(f"{self.name}: {len(self.columns)} columns but {len(self.types)} types")
+        missing = set(self.key) - set(self.columns)
+        if missing:
+            raise ValueError(f"{self.name}: key columns {sorted(missing)} are not columns")
+
+
+def _spec(name: str, key: str, columns: str, revision_column: str | None = None) -> TableSpec:
+    """Build a spec from `"col type, col type, ..."` (types as PostgreSQL names for binary COPY)."""
+    pairs = [part.split() for part in columns.split(",") if part.strip()]
+    return TableSpec(
+        name,
+        tuple(p[0] for p in pairs),
+        tuple(p[1] for p in pairs),
+        tuple(key.split()),
+        revision_column,
+    )
+
+
+TRADES = _spec(
+    "trades",
+    key="exchange symbol trade_id",
+    columns="exchange text, symbol text, trade_id int8, ts timestamptz, recv_ts timestamptz,"
+    " price float8, qty float8, side int2",
+)
+QUOTES = _spec(
+    "quotes",
+    key="exchange symbol seq",
+    columns="exchange text, symbol text, seq int8, ts timestamptz, recv_ts timestamptz,"
+    " bid_price float8, bid_qty float8, ask_price float8, ask_qty float8",
+)
+MARKET_1S = _spec(
+    "market_1s",
+    key="exchange symbol ts",
+    columns="exchange text, symbol text, ts timestamptz, recv_ts timestamptz,"
+    " open float8, high float8, low float8, close float8, volume float8, notional float8, vwap float8,"
+    " buy_volume float8, sell_volume float8, n_trades int4, first_trade_ts timestamptz, last_trade_ts timestamptz,"
+    " bid_open float8, bid_high float8, bid_low float8, bid_close float8,"
+    " ask_open float8, ask_high float8, ask_low float8, ask_close float8,"
+    " spread_bps float8, mid_close float8, imbalance float8, stale bool, gap bool, revision int4",
+    revision_column="revision",
+)
+MARK_PRICE = _spec(
+    "mark_price",
+    key="exchange symbol ts",
+    columns="exchange text, symbol text, ts timestamptz, recv_ts timestamptz, mark_price float8,"
+    " index_price float8, est_settle_price float8, funding_rate float8, next_funding_ts timestamptz",
+)
+LIQUIDATIONS = _spec(
+    "liquidations",
+    key="exchange symbol ts side price qty",
+    columns="exchange text, symbol text, ts timestamptz, recv_ts timestamptz, side text,"
+    " price float8, avg_price float8, qty float8, status text",
+)
+METRICS = _spec(
+    "metrics",
+    key="source symbol metric ts",
+    columns="source text, symbol text, metric text, ts timestamptz, recv_ts timestamptz,"
+    " period_s int4, value float8",
+)
+
+SPECS: dict[str, TableSpec] = {
+    spec.name: spec for spec in (TRADES, QUOTES, MARKET_1S, MARK_PRICE, LIQUIDATIONS, METRICS)
+}
