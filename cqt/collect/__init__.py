@@ -1,0 +1,1 @@
+"""Collectors: venue payloads to storage rows (parsers) and the connections that feed them."""

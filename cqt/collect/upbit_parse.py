@@ -1,0 +1,100 @@
+"""Upbit payloads (WebSocket DEFAULT/SIMPLE formats, REST trade ticks) to storage rows.
+
+Wire facts (reference/protocols.md §1): frames are binary UTF-8 JSON; SIMPLE uses abbreviated keys;
+`ask_bid` ASK means the taker sold; `sequential_id` is unique per trade but not ordered, so it is the
+natural key and never an ordering; orderbook messages are full snapshots (no deltas).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from cqt.collect.rows import MalformedFrame, Row, field, integer, ms_to_dt, num
+
+EXCHANGE = "upbit"
+
+# SIMPLE-format abbreviation -> DEFAULT key, for the fields the parsers read.
+_SIMPLE = {
+    "ty": "type", "cd": "code", "tp": "trade_price", "tv": "trade_volume", "ab": "ask_bid",
+    "ttms": "trade_timestamp", "tms": "timestamp", "sid": "sequential_id", "st": "stream_type",
+    "obu": "orderbook_units", "ap": "ask_price", "bp": "bid_price", "as": "ask_size", "bs": "bid_size",
+    "tas": "total_ask_size", "tbs": "total_bid_size",
+}  # fmt: skip
+
+
+def normalise(payload: dict[str, Any]) -> dict[str, Any]:
+    """DEFAULT keys for a DEFAULT or SIMPLE payload (SIMPLE is detected by its `ty` key)."""
+    if "ty" not in payload:
+        return payload
+    out = {_SIMPLE.get(k, k): v for k, v in payload.items()}
+    units = out.get("orderbook_units")
+    if isinstance(units, list):
+        out["orderbook_units"] = [{_SIMPLE.get(k, k): v for k, v in u.items()} for u in units]
+    return out
+
+
+def _side(ask_bid: Any) -> int:
+    if ask_bid == "BID":
+        return 1
+    if ask_bid == "ASK":
+        return -1
+    raise MalformedFrame(f"ask_bid: expected ASK or BID, got {ask_bid!r}")
+
+
+def _trade(market: str, p: dict[str, Any], ts_key: str, recv_ts: datetime) -> Row:
+    price = num(field(p, "trade_price"), "trade_price")
+    qty = num(field(p, "trade_volume"), "trade_volume")
+    if not (price > 0 and qty > 0):
+        raise MalformedFrame(f"non-positive price or volume: {price} {qty}")
+    return (
+        EXCHANGE,
+        market,
+        integer(field(p, "sequential_id"), "sequential_id"),
+        ms_to_dt(integer(field(p, ts_key), ts_key)),
+        recv_ts,
+        price,
+        qty,
+        _side(field(p, "ask_bid")),
+    )
+
+
+def trade(payload: dict[str, Any], recv_ts: datetime) -> Row:
+    """WebSocket `trade` (DEFAULT or SIMPLE) -> trades row, clocked by `trade_timestamp`."""
+    p = normalise(payload)
+    if p.get("type") != "trade":
+        raise MalformedFrame(f"expected a trade message, got type {p.get('type')!r}")
+    return _trade(str(field(p, "code")), p, "trade_timestamp", recv_ts)
+
+
+def rest_trades(market: str, body: Any, recv_ts: datetime) -> list[Row]:
+    """GET /v1/trades/ticks (newest first) -> trades rows, clocked by `timestamp`."""
+    if not isinstance(body, list):
+        raise MalformedFrame("trades/ticks: expected a JSON array")
+    return [_trade(market, item, "timestamp", recv_ts) for item in body]
+
+
+def orderbook_top(payload: dict[str, Any], recv_ts: datetime) -> Row:
+    """WebSocket `orderbook` -> quotes row of the best level (seq = message timestamp in ms).
+
+    The code may carry a depth suffix (`KRW-BTC.5`), which is not part of the market.
+    """
+    p = normalise(payload)
+    if p.get("type") != "orderbook":
+        raise MalformedFrame(f"expected an orderbook message, got type {p.get('type')!r}")
+    units = field(p, "orderbook_units")
+    if not isinstance(units, list) or not units:
+        raise MalformedFrame("orderbook_units: expected a non-empty list")
+    best = units[0]
+    ts_ms = integer(field(p, "timestamp"), "timestamp")
+    return (
+        EXCHANGE,
+        str(field(p, "code")).split(".", 1)[0],
+        ts_ms,
+        ms_to_dt(ts_ms),
+        recv_ts,
+        num(field(best, "bid_price"), "bid_price"),
+        num(field(best, "bid_size"), "bid_size"),
+        num(field(best, "ask_price"), "ask_price"),
+        num(field(best, "ask_size"), "ask_size"),
+    )
