@@ -1,0 +1,5 @@
+import typer
+
+from cqt.sim.cli import sim
+
+typer.run(sim)

@@ -1,0 +1,100 @@
+"""One client WebSocket as the streams see it: batched frame writes with fault hooks applied.
+
+Data frames bypass aiohttp's per-message send: each tick's frames for a connection are encoded and handed
+to the transport in one write (one WebSocket frame per message, as on the wire), which is what lets the
+simulator offer tens of thousands of messages per second. Control traffic (pings, close, replies) still
+goes through aiohttp. Compression is never negotiated, so frames need no per-message state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from cqt.sim.faults import Fault, FaultPlan
+from cqt.sim.ledger import Ledger
+from cqt.sim.wire import ws_frame
+
+
+class StreamConn:
+    def __init__(
+        self,
+        venue: str,
+        request: web.Request,
+        ws: web.WebSocketResponse,
+        opcode: int,
+        plan: FaultPlan,
+        ledger: Ledger,
+        max_backlog: int,
+    ) -> None:
+        self.venue = venue
+        self.ws = ws
+        self.opcode = opcode
+        self.plan = plan
+        self.ledger = ledger
+        self.max_backlog = max_backlog
+        transport = request.transport
+        assert transport is not None
+        self.transport: asyncio.Transport = transport
+        self.loop = asyncio.get_running_loop()
+        self.opened = self.loop.time()
+        self.last_activity = self.opened
+        self.stalled_until = 0.0
+        self.dropped = False
+
+    @property
+    def stalled(self) -> bool:
+        return self.loop.time() < self.stalled_until
+
+    @property
+    def alive(self) -> bool:
+        return not (self.dropped or self.ws.closed or self.transport.is_closing())
+
+    def touch(self) -> None:
+        self.last_activity = self.loop.time()
+
+    def apply(self, fault: Fault) -> None:
+        if fault.kind == "drop":
+            self.dropped = True
+            self.transport.abort()
+        elif fault.kind == "stall":
+            self.stalled_until = self.loop.time() + fault.seconds if fault.seconds > 0 else math.inf
+
+    def send(self, payloads: Sequence[str]) -> None:
+        """Write data messages (already serialised JSON) as one frame each, faults applied."""
+        if not payloads or not self.alive:
+            return
+        if self.stalled:
+            self.ledger.frames_suppressed[self.venue] += len(payloads)
+            return
+        out = list(payloads)
+        plan = self.plan
+        if plan.active:
+            out = self._with_faults(out)
+        self.transport.write(b"".join([ws_frame(p.encode(), self.opcode) for p in out]))
+        self.ledger.frames_sent[self.venue] += len(out)
+        self.touch()
+        if self.transport.get_write_buffer_size() > self.max_backlog:
+            # A consumer this far behind would be cut by the exchange too.
+            self.dropped = True
+            self.transport.abort()
+
+    def _with_faults(self, out: list[str]) -> list[str]:
+        plan, venue = self.plan, self.venue
+        swaps = plan.take("reorder", venue, n=max(0, len(out) - 1))
+        for i in range(0, 2 * swaps, 2):
+            if i + 1 < len(out):
+                out[i], out[i + 1] = out[i + 1], out[i]
+        dups = plan.take("duplicate", venue, n=len(out))
+        if dups:
+            out = [p for p in out[:dups] for _ in (0, 1)] + out[dups:]
+        bad = plan.take("malformed", venue, n=len(out))
+        if bad:
+            out = [p[: max(1, len(p) // 2)] for p in out[:bad]] + out
+        for kind, n in (("reorder", swaps), ("duplicate", dups), ("malformed", bad)):
+            if n:
+                self.ledger.faults_applied[kind] += n
+        return out
