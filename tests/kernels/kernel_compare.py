@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from kernel_reference import Quote, Row, Trade
 
-from cqt.bars import Columns, Quotes
+from cqt.bars import Columns, Gaps, Quotes
+from tests.kernels.kernel_reference import Gap, Quote, Row, Trade
 
 TRADE_FIELDS = (
     "open high low close volume notional vwap buy_volume sell_volume n_trades first_trade_ts last_trade_ts"
@@ -63,4 +63,13 @@ def quote_arrays(quotes: list[Quote]) -> Quotes:
         np.array(col[0], dtype=np.uint32),
         np.array(col[1], dtype=np.int64),
         *(np.array(c, dtype=np.float64) for c in col[2:]),
+    )
+
+
+def gap_arrays(gaps: list[Gap]) -> Gaps:
+    """Column arrays of a gap list."""
+    return Gaps(
+        np.array([g[0] for g in gaps], dtype=np.uint32),
+        np.array([g[1] for g in gaps], dtype=np.int64),
+        np.array([g[2] for g in gaps], dtype=np.int64),
     )

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 
 from hypothesis import strategies as st
-from kernel_reference import Bar, Quote, Trade
+
+from tests.kernels.kernel_reference import Bar, Quote, Trade
 
 BASE_MS = 1_700_000_000_000
 
 prices = st.one_of(st.sampled_from([1.0, 2.5, 100.0, 100.5]), st.floats(0.01, 1e6))
 quantities = st.one_of(st.sampled_from([1.0, 0.5]), st.floats(1e-6, 1e3))
-# On-boundary times, arbitrary times and a small pool of repeated times for ties.
+# On-boundary times, half seconds, arbitrary times and a small pool of repeated times for ties.
 times = st.one_of(
     st.integers(0, 25).map(lambda s: BASE_MS + 1000 * s),
     st.integers(0, 25_000).map(lambda o: BASE_MS + o),
@@ -19,12 +20,18 @@ times = st.one_of(
 )
 
 
+# A half-second lattice, so events land exactly on watermark boundaries often.
+lattice_times = st.integers(0, 50).map(lambda h: BASE_MS + 500 * h)
+
+
 @st.composite
-def trade_lists(draw: st.DrawFn, max_symbols: int = 3, max_size: int = 60) -> list[Trade]:
+def trade_lists(
+    draw: st.DrawFn, max_symbols: int = 3, max_size: int = 60, at: st.SearchStrategy[int] = times
+) -> list[Trade]:
     """Unsorted trades over a few symbols, with duplicates, ties and empty seconds."""
     trades = draw(
         st.lists(
-            st.tuples(st.integers(0, max_symbols - 1), times, prices, quantities, st.booleans()),
+            st.tuples(st.integers(0, max_symbols - 1), at, prices, quantities, st.booleans()),
             max_size=max_size,
         )
     )
@@ -33,13 +40,15 @@ def trade_lists(draw: st.DrawFn, max_symbols: int = 3, max_size: int = 60) -> li
 
 
 @st.composite
-def quote_lists(draw: st.DrawFn, max_symbols: int = 3, max_size: int = 40) -> list[Quote]:
+def quote_lists(
+    draw: st.DrawFn, max_symbols: int = 3, max_size: int = 40, at: st.SearchStrategy[int] = times
+) -> list[Quote]:
     """Best bid/ask updates; bid below ask, quantities may be zero."""
     rows = draw(
         st.lists(
             st.tuples(
                 st.integers(0, max_symbols - 1),
-                times,
+                at,
                 prices,
                 st.floats(0.0, 50.0),
                 st.floats(0.0, 0.1),

@@ -9,19 +9,20 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kernel_compare import (
+
+from cqt.bars import Columns, to_frame, trade_bars
+from tests.kernels.kernel_compare import (
     FLAG_FIELDS,
     QUOTE_FIELDS,
     TRADE_FIELDS,
     assert_rows_equal,
+    gap_arrays,
     quote_arrays,
     rows_of,
     trade_arrays,
 )
-from kernel_reference import Gap, Quote, Trade, reference_bars
-from kernel_strategies import BASE_MS, quote_lists, trade_lists
-
-from cqt.bars import Gaps, to_frame, trade_bars
+from tests.kernels.kernel_reference import Gap, Quote, Trade, reference_bars
+from tests.kernels.kernel_strategies import BASE_MS, quote_lists, trade_lists
 
 gap_lists = st.lists(
     st.tuples(st.integers(0, 2), st.integers(0, 25_000), st.integers(1, 4000)).map(
@@ -31,20 +32,8 @@ gap_lists = st.lists(
 )
 
 
-def run(trades: list[Trade], quotes: list[Quote] | None = None, gaps: list[Gap] | None = None) -> dict:
+def run(trades: list[Trade], quotes: list[Quote] | None = None, gaps: list[Gap] | None = None) -> Columns:
     a = trade_arrays(trades)
-    g = None
-    if gaps is not None:
-        g = (
-            Gaps(
-                *(
-                    np.array(c, dtype=t)
-                    for c, t in zip(zip(*gaps, strict=True), (np.uint32, np.int64, np.int64), strict=True)
-                )
-            )
-            if gaps
-            else Gaps(np.zeros(0, np.uint32), np.zeros(0, np.int64), np.zeros(0, np.int64))
-        )
     return trade_bars(
         a["ts"],
         a["price"],
@@ -52,7 +41,7 @@ def run(trades: list[Trade], quotes: list[Quote] | None = None, gaps: list[Gap] 
         a["taker_buy"],
         symbol=a["symbol"],
         quotes=None if quotes is None else quote_arrays(quotes),
-        gaps=g,
+        gaps=None if gaps is None else gap_arrays(gaps),
     )
 
 

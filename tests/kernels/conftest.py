@@ -1,6 +1,0 @@
-"""Kernel tests import their reference and strategies as plain modules from this directory."""
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent))
