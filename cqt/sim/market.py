@@ -113,8 +113,10 @@ class MarketModel:
         binance_symbols: Sequence[str] = ("BTCUSDT", "ETHUSDT"),
         upbit_symbols: Sequence[str] = ("KRW-BTC", "KRW-ETH"),
         rate: float = 300.0,
+        liquidation_rate: float = 1.0,
     ) -> None:
         self.seed = seed
+        self.liquidation_rate = liquidation_rate
         self.binance_symbols = tuple(binance_symbols)
         self.upbit_symbols = tuple(upbit_symbols)
         assets: list[str] = []
@@ -462,7 +464,7 @@ class MarketRun:
 
     def _liquidations(self, j: int, sym: str, a: int, path: _Path, cascade: F64) -> Liquidations:
         spec = self.model.specs[a]
-        rates = _LIQ_BACKGROUND_PER_S + _LIQ_CASCADE_PER_S * (cascade != 0)
+        rates = self.model.liquidation_rate * (_LIQ_BACKGROUND_PER_S + _LIQ_CASCADE_PER_S * (cascade != 0))
         T, sec = self._times(f"liq:{sym}", rates, path.t0)
         nn = int(T.shape[0])
         mid = path.at(T, sec, a, np.zeros(nn))

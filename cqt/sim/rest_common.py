@@ -16,9 +16,9 @@ def json_response(
     headers: Mapping[str, str] | None = None,
     content_type: str = "application/json",
 ) -> web.Response:
-    resp = web.Response(text=text, status=status, headers=dict(headers or {}))
-    resp.content_type = content_type
-    return resp
+    return web.Response(
+        body=text.encode(), status=status, headers={**(headers or {}), "Content-Type": content_type}
+    )
 
 
 async def http_fault(

@@ -59,6 +59,7 @@ class SimServer:
             binance_symbols=self.cfg.binance_symbols,
             upbit_symbols=self.cfg.upbit_symbols,
             rate=self.cfg.rate,
+            liquidation_rate=self.cfg.liquidation_rate,
         )
         self.ledger = Ledger(self.cfg.binance_symbols, self.cfg.upbit_symbols)
         self.faults = FaultPlan()
