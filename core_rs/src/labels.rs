@@ -407,7 +407,8 @@ fn thresholds(
         if i < p.a {
             continue;
         }
-        let r = if rets.len() < d.min_returns as usize || rets.is_empty() {
+        let no_spread = bars.spread_bps.is_some() && spreads.is_empty();
+        let r = if rets.len() < d.min_returns as usize || rets.is_empty() || no_spread {
             f64::NAN
         } else {
             let spread = if bars.spread_bps.is_some() {

@@ -107,6 +107,11 @@ impl RollingMedian {
         }
     }
 
+    /// True when the window holds no value.
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty()
+    }
+
     /// Median (mean of the two middle values for an even count); NaN when empty.
     pub fn median(&self) -> f64 {
         let m = self.sorted.len();
