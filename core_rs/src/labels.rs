@@ -25,7 +25,7 @@
 //!   NaN, `label_ts = touch_ts = -1`: no label, never NONE. When valid, `label_ts = t0 + H`
 //!   (the label is known only once the whole horizon is over, also after an early touch).
 
-use crate::error::{check_len, KernelError};
+use crate::error::{check_len, positive, KernelError};
 use crate::tables::{check_key, BAR_MS};
 use crate::window::{RollingMedian, RollingRms};
 
@@ -215,7 +215,7 @@ fn check_params(p: &LabelParams) -> Result<(), KernelError> {
     }
 }
 
-/// Validates the series and returns its symbol segments as `(start, end)` row ranges.
+/// Checks column lengths and symbol order; returns the symbol segments as `(start, end)` rows.
 fn segments(bars: &BarSeries<'_>) -> Result<Vec<(usize, usize)>, KernelError> {
     let n = bars.ts.len();
     for (column, len) in [
@@ -234,6 +234,36 @@ fn segments(bars: &BarSeries<'_>) -> Result<Vec<(usize, usize)>, KernelError> {
             check_len("bars", column, n, len)?;
         }
     }
+    let Some(symbol) = bars.symbol else {
+        return Ok(if n > 0 { vec![(0, n)] } else { Vec::new() });
+    };
+    let mut segs = Vec::new();
+    let mut start = 0;
+    for i in 1..n {
+        if symbol[i] < symbol[i - 1] {
+            let rule = "rows must be sorted by (symbol, ts)";
+            return Err(KernelError::InvalidKey {
+                table: "bars",
+                row: i,
+                field: "symbol",
+                value: i64::from(symbol[i]),
+                rule,
+            });
+        }
+        if symbol[i] > symbol[i - 1] {
+            segs.push((start, i));
+            start = i;
+        }
+    }
+    if n > 0 {
+        segs.push((start, n));
+    }
+    Ok(segs)
+}
+
+/// Validates rows `[p.a, p.b)`: times on the 1 s grid and strictly increasing within the
+/// symbol, prices finite and > 0 except on gap bars.
+fn check_piece(bars: &BarSeries<'_>, p: Piece) -> Result<(), KernelError> {
     let key = |field, row: usize, value: i64, rule| {
         Err(KernelError::InvalidKey {
             table: "bars",
@@ -243,35 +273,18 @@ fn segments(bars: &BarSeries<'_>) -> Result<Vec<(usize, usize)>, KernelError> {
             rule,
         })
     };
-    let mut segs = Vec::new();
-    let mut start = 0;
-    for i in 0..n {
-        let sym = bars.symbol.map_or(0, |s| s[i]);
-        check_key("bars", i, sym, bars.ts[i])?;
+    for i in p.a..p.b {
+        check_key("bars", i, bars.symbol.map_or(0, |s| s[i]), bars.ts[i])?;
         if bars.ts[i] % BAR_MS != 0 {
             return key("ts", i, bars.ts[i], "must be a multiple of 1000 ms");
         }
-        if i > 0 {
-            let prev = bars.symbol.map_or(0, |s| s[i - 1]);
-            if sym < prev {
-                return key(
-                    "symbol",
-                    i,
-                    i64::from(sym),
-                    "rows must be sorted by (symbol, ts)",
-                );
-            }
-            if sym > prev {
-                segs.push((start, i));
-                start = i;
-            } else if bars.ts[i] <= bars.ts[i - 1] {
-                return key(
-                    "ts",
-                    i,
-                    bars.ts[i],
-                    "must increase strictly within a symbol",
-                );
-            }
+        if i > p.s && bars.ts[i] <= bars.ts[i - 1] {
+            return key(
+                "ts",
+                i,
+                bars.ts[i],
+                "must increase strictly within a symbol",
+            );
         }
         if !bars.gap.is_some_and(|g| g[i]) {
             for (field, v) in [
@@ -279,14 +292,11 @@ fn segments(bars: &BarSeries<'_>) -> Result<Vec<(usize, usize)>, KernelError> {
                 ("high", bars.high[i]),
                 ("low", bars.low[i]),
             ] {
-                crate::error::positive("bars", i, field, v)?;
+                positive("bars", i, field, v)?;
             }
         }
     }
-    if n > 0 {
-        segs.push((start, n));
-    }
-    Ok(segs)
+    Ok(())
 }
 
 /// Computes labels for every bar. Rows keep the input order.
@@ -303,13 +313,15 @@ pub fn label(bars: &BarSeries<'_>, params: &LabelParams) -> Result<Labels, Kerne
             a = b;
         }
     }
+    // Zeroed allocations are lazy, so the pages are first touched (in parallel) by the workers,
+    // which write every field of every row.
     let mut labels = Labels {
         valid: vec![false; n],
         y: vec![NONE; n],
-        fwd_return: vec![f64::NAN; n],
-        r_t: vec![f64::NAN; n],
-        label_ts: vec![-1; n],
-        touch_ts: vec![-1; n],
+        fwd_return: vec![0.0; n],
+        r_t: vec![0.0; n],
+        label_ts: vec![0; n],
+        touch_ts: vec![0; n],
         ambiguous: vec![false; n],
     };
     let out = Out {
@@ -323,7 +335,7 @@ pub fn label(bars: &BarSeries<'_>, params: &LabelParams) -> Result<Labels, Kerne
     };
     let threads = params.threads.clamp(1, pieces.len().max(1));
     if threads == 1 {
-        run_pieces_at(bars, params, &pieces, out, 0);
+        run_pieces(bars, params, &pieces, out, 0)?;
         return Ok(labels);
     }
     // Contiguous groups of pieces with about n / threads rows each.
@@ -337,37 +349,50 @@ pub fn label(bars: &BarSeries<'_>, params: &LabelParams) -> Result<Labels, Kerne
         rest = tail;
     }
     groups.push(rest);
-    std::thread::scope(|scope| {
+    let results: Vec<Result<(), KernelError>> = std::thread::scope(|scope| {
         let mut out = out;
         let mut offset = 0;
+        let mut handles = Vec::with_capacity(groups.len());
         for group in groups {
             let end = group.last().map_or(offset, |p| p.b);
             let (mine, others) = out.split_at(end - offset);
             out = others;
             let base = offset;
             offset = end;
-            scope.spawn(move || run_pieces_at(bars, params, group, mine, base));
+            handles.push(scope.spawn(move || run_pieces(bars, params, group, mine, base)));
         }
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
     });
+    // Groups are in row order and each stops at its first error: the first error is the lowest row.
+    results.into_iter().collect::<Result<Vec<()>, _>>()?;
     Ok(labels)
 }
 
 /// Fills `out`, whose first element is row `base`, for every piece of `pieces`.
-fn run_pieces_at(
+fn run_pieces(
     bars: &BarSeries<'_>,
     params: &LabelParams,
     pieces: &[Piece],
     mut out: Out<'_>,
     base: usize,
-) {
+) -> Result<(), KernelError> {
     let mut at = base;
+    let mut scratch = Extremes::default();
     for &p in pieces {
+        check_piece(bars, p)?;
         let (mine, rest) = out.split_at(p.b - at);
         out = rest;
         at = p.b;
         thresholds(bars, &params.threshold, params.horizon_s, p, mine.r_t);
-        outcomes(bars, params, p, mine);
+        outcomes(bars, params, p, mine, &mut scratch);
     }
+    Ok(())
 }
 
 /// `r_t` for rows `[p.a, p.b)` into `r_t` (which has `p.b - p.a` elements).
@@ -423,12 +448,77 @@ fn thresholds(
     }
 }
 
-/// Labels for rows `[p.a, p.b)`, given `out.r_t` already filled.
-fn outcomes(bars: &BarSeries<'_>, params: &LabelParams, p: Piece, out: Out<'_>) {
+/// Highest high and lowest low over `(t0, t0 + H]` for every row of a piece, by the van
+/// Herk/Gil-Werman block prefix/suffix scheme: O(1) per row whatever `H` is.
+#[derive(Debug, Default)]
+struct Extremes {
+    prefix_max: Vec<f64>,
+    suffix_max: Vec<f64>,
+    prefix_min: Vec<f64>,
+    suffix_min: Vec<f64>,
+}
+
+impl Extremes {
+    /// Prepares windows of `h` rows over `high[first..last]` / `low[first..last]`.
+    fn fill(&mut self, high: &[f64], low: &[f64], h: usize) {
+        let len = high.len();
+        for v in [
+            &mut self.prefix_max,
+            &mut self.suffix_max,
+            &mut self.prefix_min,
+            &mut self.suffix_min,
+        ] {
+            v.clear();
+            v.resize(len, 0.0);
+        }
+        for start in (0..len).step_by(h) {
+            let end = len.min(start + h);
+            let (mut hi, mut lo) = (f64::NEG_INFINITY, f64::INFINITY);
+            for k in start..end {
+                hi = hi.max(high[k]);
+                lo = lo.min(low[k]);
+                self.prefix_max[k] = hi;
+                self.prefix_min[k] = lo;
+            }
+            let (mut hi, mut lo) = (f64::NEG_INFINITY, f64::INFINITY);
+            for k in (start..end).rev() {
+                hi = hi.max(high[k]);
+                lo = lo.min(low[k]);
+                self.suffix_max[k] = hi;
+                self.suffix_min[k] = lo;
+            }
+        }
+    }
+
+    /// (max high, min low) over the `h` rows starting at offset `k`.
+    #[inline]
+    fn window(&self, k: usize, h: usize) -> (f64, f64) {
+        let last = k + h - 1;
+        (
+            self.suffix_max[k].max(self.prefix_max[last]),
+            self.suffix_min[k].min(self.prefix_min[last]),
+        )
+    }
+}
+
+/// Labels for rows `[p.a, p.b)`, given `out.r_t` already filled. Writes every field of every row.
+fn outcomes(
+    bars: &BarSeries<'_>,
+    params: &LabelParams,
+    p: Piece,
+    out: Out<'_>,
+    ext: &mut Extremes,
+) {
     let h = params.horizon_s as usize;
     let h_ms = i64::from(params.horizon_s) * BAR_MS;
     let (ts, close, high, low) = (bars.ts, bars.close, bars.high, bars.low);
     let is_gap = |j: usize| bars.gap.is_some_and(|g| g[j]);
+    // Horizon windows start at row a + 1 and may reach up to row b - 1 + h (inside the segment).
+    let span_end = p.e.min(p.b + h);
+    let barrier = params.kind == Kind::TripleBarrier;
+    if barrier && p.a + 1 < span_end {
+        ext.fill(&high[p.a + 1..span_end], &low[p.a + 1..span_end], h);
+    }
     // First gap row at or after the current row.
     let mut next_gap = (p.a..p.e).find(|&j| is_gap(j)).unwrap_or(p.e);
     for i in p.a..p.b {
@@ -438,33 +528,40 @@ fn outcomes(bars: &BarSeries<'_>, params: &LabelParams, p: Piece, out: Out<'_>) 
         let k = i - p.a;
         let j_end = i + h;
         let r = out.r_t[k];
+        out.ambiguous[k] = false;
+        out.touch_ts[k] = -1;
+        out.y[k] = NONE;
         if j_end >= p.e || ts[j_end] - ts[i] != h_ms || next_gap <= j_end || !r.is_finite() {
+            out.valid[k] = false;
+            out.fwd_return[k] = f64::NAN;
+            out.label_ts[k] = -1;
             continue;
         }
         let c0 = close[i];
+        let fwd = close[j_end] / c0 - 1.0;
         out.valid[k] = true;
-        out.fwd_return[k] = close[j_end] / c0 - 1.0;
+        out.fwd_return[k] = fwd;
         out.label_ts[k] = ts[i] + h_ms;
-        out.y[k] = match params.kind {
-            Kind::FixedHorizon => direction(out.fwd_return[k], r),
-            Kind::TripleBarrier => {
-                let (upper, lower) = (c0 * (1.0 + r), c0 * (1.0 - r));
-                match first_touch(&high[i + 1..=j_end], &low[i + 1..=j_end], upper, lower) {
-                    None => NONE,
-                    Some(off) => {
-                        let j = i + 1 + off;
-                        out.touch_ts[k] = ts[j];
-                        let (up, down) = (high[j] >= upper, low[j] <= lower);
-                        out.ambiguous[k] = up && down;
-                        if up && (!down || close[j] >= c0) {
-                            UP
-                        } else {
-                            DOWN
-                        }
-                    }
-                }
-            }
-        };
+        if !barrier {
+            out.y[k] = direction(fwd, r);
+            continue;
+        }
+        let (upper, lower) = (c0 * (1.0 + r), c0 * (1.0 - r));
+        let (hi, lo) = ext.window(k, h);
+        if hi < upper && lo > lower {
+            continue;
+        }
+        if let Some(off) = first_touch(&high[i + 1..=j_end], &low[i + 1..=j_end], upper, lower) {
+            let j = i + 1 + off;
+            let (up, down) = (high[j] >= upper, low[j] <= lower);
+            out.touch_ts[k] = ts[j];
+            out.ambiguous[k] = up && down;
+            out.y[k] = if up && (!down || close[j] >= c0) {
+                UP
+            } else {
+                DOWN
+            };
+        }
     }
 }
 

@@ -95,9 +95,18 @@ impl RollingMedian {
         self.sorted.remove(p);
     }
 
+    /// Removes one `old` and inserts `new`, shifting only the values between them: among equal
+    /// copies of `old` the one nearest to `new`'s place is taken.
     fn replace(&mut self, old: f64, new: f64) {
-        let p = self.sorted.partition_point(|&x| x < old);
+        if old == new {
+            return;
+        }
         let q = self.sorted.partition_point(|&x| x < new);
+        let p = if new > old {
+            self.sorted.partition_point(|&x| x <= old) - 1
+        } else {
+            self.sorted.partition_point(|&x| x < old)
+        };
         if q > p {
             self.sorted.copy_within(p + 1..q, p);
             self.sorted[q - 1] = new;
