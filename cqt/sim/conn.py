@@ -44,6 +44,7 @@ class StreamConn:
         self.last_activity = self.opened
         self.stalled_until = 0.0
         self.dropped = False
+        self._held: str | None = None
 
     @property
     def stalled(self) -> bool:
@@ -71,8 +72,7 @@ class StreamConn:
             self.ledger.frames_suppressed[self.venue] += len(payloads)
             return
         out = list(payloads)
-        plan = self.plan
-        if plan.active:
+        if self.plan.active or self._held is not None:
             out = self._with_faults(out)
         self.transport.write(b"".join([ws_frame(p.encode(), self.opcode) for p in out]))
         self.ledger.frames_sent[self.venue] += len(out)
@@ -84,10 +84,18 @@ class StreamConn:
 
     def _with_faults(self, out: list[str]) -> list[str]:
         plan, venue = self.plan, self.venue
-        swaps = plan.take("reorder", venue, n=max(0, len(out) - 1))
-        for i in range(0, 2 * swaps, 2):
-            if i + 1 < len(out):
-                out[i], out[i + 1] = out[i + 1], out[i]
+        reordered: list[str] = []
+        swaps = 0
+        for payload in out:
+            if self._held is not None:
+                reordered += [payload, self._held]
+                self._held = None
+            elif plan.take("reorder", venue):
+                self._held = payload  # goes out right after the next frame, whichever tick that is in
+                swaps += 1
+            else:
+                reordered.append(payload)
+        out = reordered
         dups = plan.take("duplicate", venue, n=len(out))
         if dups:
             out = [p for p in out[:dups] for _ in (0, 1)] + out[dups:]

@@ -23,7 +23,7 @@ def fast_config(**overrides: Any) -> SimConfig:
         "liquidation_rate": 60.0,
         "rate": 400.0,
         "upbit_symbols": ("KRW-BTC", "KRW-ETH", "KRW-LAMB"),
-        "binance_ping_interval_s": 0.5,
+        "binance_ping_interval_s": 5.0,
         "upbit_idle_timeout_s": 30.0,
         "coinglass_keys": {SIM_COINGLASS_KEY: "STANDARD", HOBBYIST_KEY: "HOBBYIST"},
     }
