@@ -25,6 +25,7 @@ app = typer.Typer(
 app.add_typer(db_cli.app, name="db")
 app.add_typer(env_cli.app, name="env")
 # subcommands owned by other modules register here
+app.command("sim", help="Run the local exchange simulator.")(__import__("cqt.sim.cli", fromlist=["sim"]).sim)
 
 
 @app.command("version")

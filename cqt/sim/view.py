@@ -14,6 +14,8 @@ from cqt.sim.series import smooth_noise
 from cqt.sim.specs import asset_spec, binance_asset
 from cqt.sim.tables import F64, I64
 
+_SETTLE_DELAY_MS = 3  # Binance stamps a settlement a few ms after the 8 h mark
+
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -55,12 +57,13 @@ class MarketView:
         """Settled fundings (time, rate, mark price) with time in [lo, hi], oldest first."""
         rows: list[tuple[int, float, float]] = []
         first = (max(lo_ms, 0) // FUNDING_PERIOD_MS) * FUNDING_PERIOD_MS
-        before = np.arange(first, min(hi_ms, self.start_ms) + 1, FUNDING_PERIOD_MS, dtype=np.int64)
-        before = before[(before >= lo_ms) & (before <= hi_ms) & (before < self.start_ms)]
-        if before.shape[0]:
-            settled = before + 3  # Binance stamps settlement a few ms after the hour
-            rates = self.model.funding_history(symbol, before)
-            prices = self.price_at(symbol, before)
+        marks = np.arange(first, min(hi_ms, self.start_ms) + 1, FUNDING_PERIOD_MS, dtype=np.int64)
+        settled = marks + _SETTLE_DELAY_MS
+        keep = (settled >= lo_ms) & (settled <= hi_ms) & (marks < self.start_ms)
+        marks, settled = marks[keep], settled[keep]
+        if marks.shape[0]:
+            rates = self.model.funding_history(symbol, marks)
+            prices = self.price_at(symbol, marks)
             rows += [(int(t), float(r), float(p)) for t, r, p in zip(settled, rates, prices, strict=True)]
         live = self.ledger.fundings(symbol)
         for t, r, p in zip(live.funding_time.tolist(), live.rate.tolist(), live.mark.tolist(), strict=True):

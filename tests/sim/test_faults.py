@@ -23,7 +23,7 @@ def fsim() -> Iterator[SimServer]:
 
 
 async def _texts(ws: aiohttp.ClientWebSocketResponse, n: int) -> list[str]:
-    out = []
+    out: list[str] = []
     while len(out) < n:
         msg = await ws.receive(timeout=5)
         assert msg.type == aiohttp.WSMsgType.TEXT, msg
