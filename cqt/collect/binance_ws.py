@@ -1,0 +1,140 @@
+"""Binance USDⓈ-M WebSocket collector: aggTrade, markPrice@1s and forceOrder on `/market`, bookTicker on
+`/public`, in combined-stream mode, with aggTrade id continuity and REST backfill of confirmed holes.
+
+Connections rotate every `rotate_after_s` (default 23 h 50 min) with an overlap, ahead of Binance's 24 h
+cut. Malformed frames are counted per stream, logged with a sample (first few, then every 1000th) and
+skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from cqt.collect import binance_parse as bp
+from cqt.collect.id_gaps import IdContinuity, IdGap
+from cqt.collect.rows import MalformedFrame, Row
+from cqt.collect.ws_session import WsSession
+
+log = logging.getLogger(__name__)
+
+MARKET_STREAMS = ("aggTrade", "markPrice@1s", "forceOrder")
+PUBLIC_STREAMS = ("bookTicker",)
+
+Sink = Callable[[str, list[Row]], None]
+GapHandler = Callable[[str, IdGap], None]
+
+
+def stream_url(base: str, symbols: list[str], kinds: tuple[str, ...]) -> str:
+    """Combined-stream URL, e.g. `<base>/stream?streams=btcusdt@aggTrade/btcusdt@markPrice@1s`."""
+    names = [f"{s.lower()}@{kind}" for s in symbols for kind in kinds]
+    return f"{base}/stream?streams={'/'.join(names)}"
+
+
+class BinanceWsCollector:
+    """Parses both routes' frames into rows for `sink(table, rows)`; reports confirmed id gaps."""
+
+    def __init__(
+        self,
+        market_url: str,
+        public_url: str,
+        symbols: list[str],
+        sink: Sink,
+        on_gap: GapHandler,
+        *,
+        rotate_after_s: float = 23 * 3600 + 50 * 60,
+        stall_timeout_s: float = 30.0,
+        gap_grace_ms: int = 2_000,
+    ) -> None:
+        self.symbols = [s.upper() for s in symbols]
+        self.sink = sink
+        self.on_gap = on_gap
+        self.ids = {s: IdContinuity(grace_ms=gap_grace_ms) for s in self.symbols}
+        self.malformed: Counter[str] = Counter()
+        self.messages: Counter[str] = Counter()
+        self.last_event_ms: dict[str, int] = {}
+        self.sessions = [
+            WsSession(
+                "binance/market",
+                stream_url(market_url, self.symbols, MARKET_STREAMS),
+                self._on_frame,
+                stall_timeout_s=stall_timeout_s,
+                rotate_after_s=rotate_after_s,
+            ),
+            WsSession(
+                "binance/public",
+                stream_url(public_url, self.symbols, PUBLIC_STREAMS),
+                self._on_frame,
+                stall_timeout_s=stall_timeout_s,
+                rotate_after_s=rotate_after_s,
+            ),
+        ]
+
+    async def run(self) -> None:
+        """Run both connections and the gap confirmer until `stop()`."""
+        await asyncio.gather(*(s.run() for s in self.sessions), self._confirm_gaps())
+
+    def stop(self) -> None:
+        for session in self.sessions:
+            session.stop()
+
+    async def _confirm_gaps(self) -> None:
+        while not all(s.stopped for s in self.sessions):
+            self.check_gaps()
+            await asyncio.sleep(0.5)
+        self.check_gaps(final=True)
+
+    def check_gaps(self, final: bool = False) -> None:
+        """Report holes that outlived the grace period (all pending holes when `final`)."""
+        now = time.time_ns() // 1_000_000
+        for symbol, tracker in self.ids.items():
+            for gap in tracker.confirmed(now + (10**12 if final else 0)):
+                log.warning(
+                    "binance %s aggTrade ids %d..%d missing (%d)", symbol, gap.from_id, gap.to_id, gap.size
+                )
+                self.on_gap(symbol, gap)
+
+    def _on_frame(self, data: str | bytes, recv_ts: datetime) -> None:
+        stream = "unparsed"
+        try:
+            frame = json.loads(data)
+            name, payload = bp.unwrap(frame)
+            if name is None:
+                if isinstance(frame, dict) and "result" in frame:
+                    return  # reply to a SUBSCRIBE-style request
+                raise MalformedFrame("not a combined-stream envelope")
+            stream = name.split("@", 1)[1] if "@" in name else name
+            self._dispatch(stream, payload, recv_ts)
+            self.messages[stream] += 1
+        except (MalformedFrame, ValueError, TypeError, AttributeError) as exc:
+            self.malformed[stream] += 1
+            count = self.malformed[stream]
+            if count <= 3 or count % 1000 == 0:
+                sample = data[:200] if isinstance(data, str) else data[:200].decode(errors="replace")
+                log.warning("binance %s: malformed frame #%d skipped (%s): %r", stream, count, exc, sample)
+
+    def _dispatch(self, stream: str, payload: Any, recv_ts: datetime) -> None:
+        if stream == "aggTrade":
+            row = bp.agg_trade(payload, recv_ts)
+            symbol, agg_id = row[1], row[2]
+            tracker = self.ids.get(symbol)
+            if tracker is None:
+                raise MalformedFrame(f"aggTrade for unsubscribed symbol {symbol}")
+            event_ms = int(payload["T"])
+            self.last_event_ms[stream] = event_ms
+            if tracker.observe(agg_id, event_ms, int(recv_ts.timestamp() * 1000)):
+                self.sink("trades", [row])
+        elif stream.startswith("markPrice"):
+            self.sink("mark_price", bp.mark_prices(payload, recv_ts))
+        elif stream == "forceOrder":
+            self.sink("liquidations", bp.force_orders(payload, recv_ts))
+        elif stream == "bookTicker":
+            self.sink("quotes", [bp.book_ticker(payload, recv_ts)])
+        else:
+            raise MalformedFrame(f"unexpected stream {stream!r}")
