@@ -11,6 +11,7 @@ import typer
 
 from cqt.cli import db as db_cli
 from cqt.cli import env as env_cli
+from cqt.sim import cli as sim_cli
 
 EXIT_CODES_HELP = "Exit codes: 0 success; 1 a check failed; 2 could not run (the message says how to fix it)."
 
@@ -25,7 +26,7 @@ app = typer.Typer(
 app.add_typer(db_cli.app, name="db")
 app.add_typer(env_cli.app, name="env")
 # subcommands owned by other modules register here
-app.command("sim", help="Run the local exchange simulator.")(__import__("cqt.sim.cli", fromlist=["sim"]).sim)
+app.command("sim", help="Run the local exchange simulator.")(sim_cli.sim)
 
 
 @app.command("version")
