@@ -51,6 +51,7 @@ class SimConfig:
     coinglass_keys: dict[str, str] = field(default_factory=_default_coinglass_keys)
     coinglass_rate_limit: int | None = None  # None: the plan's documented per-minute limit
     liquidation_rate: float = 1.0  # multiplier on liquidation intensity (tests raise it to see some quickly)
+    ledger_retention_s: float | None = 6 * 3600.0  # history kept for REST backfill and checks; None = all
     tick_ms: int = 20
     max_client_backlog_bytes: int = 64 * 1024 * 1024
 

@@ -30,19 +30,32 @@ T = TypeVar("T", bound=Table)
 
 
 class _Column(Generic[T]):
-    """Append-only per-symbol history of one table kind; concatenated lazily on read."""
+    """Per-symbol history of one table kind, concatenated lazily on read. With `keep_last` only the latest
+    row per symbol is kept (quotes and books are only ever asked for their latest state)."""
 
-    def __init__(self, kind: type[T], n_symbols: int) -> None:
+    def __init__(self, kind: type[T], n_symbols: int, keep_last: bool = False) -> None:
         self._kind = kind
+        self._keep_last = keep_last
         self._parts: list[list[T]] = [[] for _ in range(n_symbols)]
 
     def append(self, table: T) -> None:
         if not len(table):
             return
         for j, parts in enumerate(self._parts):
-            sel = table.sym == j
-            if sel.any():
-                parts.append(table.take(sel))
+            idx = np.flatnonzero(table.sym == j)
+            if not idx.shape[0]:
+                continue
+            if self._keep_last:
+                parts[:] = [table.take(idx[-1:])]
+            else:
+                parts.append(table.take(idx))
+
+    def trim(self, before_ms: int) -> None:
+        for j, parts in enumerate(self._parts):
+            if parts and len(parts[0]) and int(parts[0].E[0]) < before_ms:
+                table = self.get(j)
+                kept = table.take(table.E >= before_ms)
+                parts[:] = [kept] if len(kept) else []
 
     def get(self, j: int) -> T:
         parts = self._parts[j]
@@ -65,19 +78,26 @@ class Withheld:
 class Ledger:
     """Thread-safe record of one simulator run (written by the event loop, read by tests in any thread)."""
 
-    def __init__(self, binance_symbols: tuple[str, ...], upbit_symbols: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        binance_symbols: tuple[str, ...],
+        upbit_symbols: tuple[str, ...],
+        retention_ms: int | None = None,
+    ) -> None:
         self.binance_symbols = binance_symbols
+        self.retention_ms = retention_ms
+        self._trimmed_at = 0
         self.upbit_symbols = upbit_symbols
         self._lock = threading.Lock()
         nb, nu = len(binance_symbols), len(upbit_symbols)
         self._binance_trades = _Column(BinanceTrades, nb)
-        self._binance_quotes = _Column(BinanceQuotes, nb)
+        self._binance_quotes = _Column(BinanceQuotes, nb, keep_last=True)
         self._marks = _Column(MarkPrices, nb)
         self._fundings = _Column(Fundings, nb)
         self._liquidations = _Column(Liquidations, nb)
         self._metrics = _Column(Metrics, nb)
         self._upbit_trades = _Column(UpbitTrades, nu)
-        self._upbit_books = _Column(UpbitBooks, nu)
+        self._upbit_books = _Column(UpbitBooks, nu, keep_last=True)
         self._withheld: list[Withheld] = []
         self.frames_sent: Counter[str] = Counter()  # by venue, data frames written to sockets
         self.frames_suppressed: Counter[str] = Counter()  # by venue, data frames a fault kept back
@@ -93,6 +113,15 @@ class Ledger:
             self._metrics.append(batch.metrics)
             self._upbit_trades.append(batch.upbit_trades)
             self._upbit_books.append(batch.upbit_books)
+            if self.retention_ms is not None and batch.end_ms - self._trimmed_at >= 60_000:
+                self._trim(batch.end_ms - self.retention_ms)
+                self._trimmed_at = batch.end_ms
+
+    def _trim(self, before_ms: int) -> None:
+        """Forget history older than the retention window (bounded memory in long, fast runs)."""
+        for column in (self._binance_trades, self._marks, self._fundings, self._liquidations, self._metrics):
+            column.trim(before_ms)
+        self._upbit_trades.trim(before_ms)
 
     def withhold(self, venue: str, symbol: str, trade_ids: list[int]) -> None:
         with self._lock:

@@ -61,7 +61,12 @@ class SimServer:
             rate=self.cfg.rate,
             liquidation_rate=self.cfg.liquidation_rate,
         )
-        self.ledger = Ledger(self.cfg.binance_symbols, self.cfg.upbit_symbols)
+        retention = self.cfg.ledger_retention_s
+        self.ledger = Ledger(
+            self.cfg.binance_symbols,
+            self.cfg.upbit_symbols,
+            None if retention is None else int(retention * 1000),
+        )
         self.faults = FaultPlan()
         self._runners: list[web.AppRunner] = []
         self._tasks: list[asyncio.Task[None]] = []

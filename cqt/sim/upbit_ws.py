@@ -102,7 +102,7 @@ def parse_request(text: str, markets: tuple[str, ...]) -> tuple[str, str, list[S
                 targets=tuple(targets),
                 only_snapshot=_flag(obj, "is_only_snapshot", "isOnlySnapshot"),
                 only_realtime=_flag(obj, "is_only_realtime", "isOnlyRealtime"),
-                level=int(level),
+                level=int(level) if kind == "orderbook" else 0,
             )
         )
     if not subs:

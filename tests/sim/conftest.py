@@ -20,7 +20,7 @@ HOBBYIST_KEY = "cqt-sim-hobbyist-0123456789abcdef"
 def fast_config(**overrides: Any) -> SimConfig:
     base: dict[str, Any] = {
         "seed": 11,
-        "liquidation_rate": 60.0,
+        "liquidation_rate": 150.0,
         "rate": 400.0,
         "upbit_symbols": ("KRW-BTC", "KRW-ETH", "KRW-LAMB"),
         "binance_ping_interval_s": 5.0,

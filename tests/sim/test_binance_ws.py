@@ -70,6 +70,10 @@ async def test_streams_only_flow_on_their_route(sim: SimServer) -> None:
         async with s.ws_connect(sim.urls.binance_ws_public + "/ws/btcusdt@aggTrade") as ws:
             with pytest.raises(TimeoutError):
                 await ws.receive(timeout=0.6)
+        legacy = sim.urls.binance_ws_market.removesuffix("/market") + "/ws/btcusdt@aggTrade"
+        async with s.ws_connect(legacy) as ws:  # the retired URL still handshakes but pushes nothing
+            with pytest.raises(TimeoutError):
+                await ws.receive(timeout=0.6)
         async with s.ws_connect(sim.urls.binance_ws_public + "/ws/!bookTicker") as ws:
             symbols = {(await recv_json(ws))["s"] for _ in range(30)}
             assert symbols == {"BTCUSDT", "ETHUSDT"}

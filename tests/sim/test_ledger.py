@@ -1,0 +1,36 @@
+"""The ledger: complete per-symbol history within the retention window, latest quote and book only."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cqt.sim import Ledger, MarketModel
+
+T0 = 1_790_000_000_000
+
+
+def test_ledger_keeps_every_trade_within_retention_and_latest_quotes() -> None:
+    model = MarketModel(2)
+    ledger = Ledger(model.binance_symbols, model.upbit_symbols, retention_ms=120_000)
+    everything = []
+    for batch in model.generate(T0, T0 + 600_000, step_ms=1_000):
+        ledger.record(batch)
+        everything.append(batch)
+    trades = ledger.binance_trades("ETHUSDT")
+    span_s = (int(trades.E[-1]) - int(trades.E[0])) / 1000
+    assert 120 <= span_s <= 181  # trimmed once a minute to the last 120 s
+    all_eth = np.concatenate([b.binance_trades.agg_id[b.binance_trades.sym == 1] for b in everything])
+    assert np.array_equal(trades.agg_id, all_eth[-len(trades) :])  # nothing missing inside the window
+    last_quote = ledger.binance_quote_last("ETHUSDT")
+    assert last_quote is not None and len(last_quote) == 1
+    last_all = everything[-1].binance_quotes
+    assert int(last_quote.update_id[0]) == int(last_all.update_id[last_all.sym == 1][-1])
+
+
+def test_withheld_ids_are_recorded_per_venue_and_symbol() -> None:
+    ledger = Ledger(("BTCUSDT",), ("KRW-BTC",))
+    ledger.withhold("binance", "BTCUSDT", [5, 6])
+    ledger.withhold("upbit", "KRW-BTC", [17_000_000_000_000_000])
+    assert ledger.withheld_ids("binance", "BTCUSDT") == [5, 6]
+    assert ledger.withheld_ids("upbit", "KRW-BTC") == [17_000_000_000_000_000]
+    assert ledger.faults_applied["gap"] == 3
