@@ -63,8 +63,17 @@ def parse_stream(name: str, symbols: tuple[str, ...], route: str) -> Stream:
 
 
 class BinanceConn(StreamConn):
-    def __init__(self, route: str, combined: bool, **kw: object) -> None:
-        super().__init__(**kw)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        route: str,
+        combined: bool,
+        request: web.Request,
+        ws: web.WebSocketResponse,
+        plan: FaultPlan,
+        ledger: Ledger,
+        max_backlog: int,
+    ) -> None:
+        super().__init__("binance", request, ws, OPCODE_TEXT, plan, ledger, max_backlog)
         self.route = route
         self.combined = combined
         self.streams: dict[str, Stream] = {}
@@ -195,15 +204,7 @@ class BinanceHub:
         ws = web.WebSocketResponse(autoping=False, compress=False, max_msg_size=1 << 20)
         await ws.prepare(request)
         conn = BinanceConn(
-            route=route,
-            combined=combined,
-            venue="binance",
-            request=request,
-            ws=ws,
-            opcode=OPCODE_TEXT,
-            plan=self.plan,
-            ledger=self.ledger,
-            max_backlog=self.cfg.max_client_backlog_bytes,
+            route, combined, request, ws, self.plan, self.ledger, self.cfg.max_client_backlog_bytes
         )
         conn.subscribe(names, self.symbols)
         self.conns.add(conn)

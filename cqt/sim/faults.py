@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 VENUES = ("upbit", "binance", "coinglass")
 STREAM_KINDS = ("drop", "stall", "gap", "duplicate", "reorder", "malformed")
@@ -186,12 +186,6 @@ class FaultPlan:
                     self.active = bool(self._armed)
                     return fault
         return None
-
-    def pending(self) -> list[Fault]:
-        with self._lock:
-            return [
-                replace(f, count=r) for f, r in self._armed if isinstance(f, Fault) and isinstance(r, int)
-            ]
 
     # Convenience API for tests and scripts.
     def drop(self, venue: str | None = None, count: int = 0) -> None:

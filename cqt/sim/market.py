@@ -223,10 +223,6 @@ class MarketRun:
             gen = self._rngs[name] = self.model.rng(name)
         return gen
 
-    @property
-    def released_until(self) -> int:
-        return self._released
-
     def advance(self, until_ms: int) -> MarketBatch:
         """Events with emission time in [previous until, until_ms)."""
         until_ms = max(int(until_ms), self._released)

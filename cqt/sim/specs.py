@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 
@@ -59,7 +58,3 @@ def upbit_tick(price_krw: float) -> float:
         if price_krw >= floor:
             return tick
     return 0.001
-
-
-def decimals_of(step: float) -> int:
-    return max(0, -math.floor(math.log10(step) + 1e-9))

@@ -111,8 +111,15 @@ def parse_request(text: str, markets: tuple[str, ...]) -> tuple[str, str, list[S
 
 
 class UpbitConn(StreamConn):
-    def __init__(self, **kw: object) -> None:
-        super().__init__(**kw)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        request: web.Request,
+        ws: web.WebSocketResponse,
+        plan: FaultPlan,
+        ledger: Ledger,
+        max_backlog: int,
+    ) -> None:
+        super().__init__("upbit", request, ws, OPCODE_BINARY, plan, ledger, max_backlog)
         self.ticket = ""
         self.format = "DEFAULT"
         self.subs: list[Sub] = []
@@ -329,15 +336,7 @@ class UpbitHub:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=False, compress=False, max_msg_size=1 << 20)
         await ws.prepare(request)
-        conn = UpbitConn(
-            venue="upbit",
-            request=request,
-            ws=ws,
-            opcode=OPCODE_BINARY,
-            plan=self.plan,
-            ledger=self.ledger,
-            max_backlog=self.cfg.max_client_backlog_bytes,
-        )
+        conn = UpbitConn(request, ws, self.plan, self.ledger, self.cfg.max_client_backlog_bytes)
         if request.path.rstrip("/").endswith("/private") and "Authorization" not in request.headers:
             await ws.send_bytes(up.error("INVALID_AUTH", "Authentication information is invalid.").encode())
             await ws.close()
@@ -396,6 +395,8 @@ class UpbitHub:
         try:
             while conn.alive:
                 await asyncio.sleep(min(1.0, limit / 4))
+                if conn.stalled:  # a stalled server is dead air, it does not enforce anything either
+                    continue
                 if conn.loop.time() - conn.last_activity >= limit:
                     await conn.ws.close(code=1000, message=b"idle timeout")
                     return

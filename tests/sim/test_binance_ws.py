@@ -141,3 +141,12 @@ async def test_ten_messages_per_second_are_fine(sim: SimServer) -> None:
         await asyncio.sleep(1.1)
         await ws.send_str('{"method":"LIST_SUBSCRIPTIONS","id":99}')
         assert (await recv_json(ws))["id"] == 99
+
+
+async def test_async_context_manager_serves_in_the_running_loop() -> None:
+    async with SimServer(fast_config()) as sim, aiohttp.ClientSession() as s:
+        assert sim.urls.binance_ws_market.startswith("ws://127.0.0.1:")
+        async with s.ws_connect(sim.urls.binance_ws_market + "/ws/btcusdt@aggTrade") as ws:
+            assert (await recv_json(ws))["e"] == "aggTrade"
+    with pytest.raises(RuntimeError):
+        _ = sim.urls  # stopped: no URLs any more
