@@ -8,6 +8,10 @@ import sys
 
 import aiohttp
 import pytest
+from pydantic import SecretStr
+
+from cqt.config import Settings, env_names
+from cqt.sim import SIM_COINGLASS_KEY, SimServer
 
 
 def _run(*args: str, module: str = "cqt.sim", timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -76,3 +80,14 @@ def test_bad_fault_spec_exits_2() -> None:
     out = _run("--fault", "explode", "--duration", "1")
     assert out.returncode == 2
     assert "unknown fault kind" in out.stderr
+
+
+def test_env_lines_are_settings_names_and_the_sim_key_is_usable(sim: SimServer) -> None:
+    env = sim.urls.as_env()
+    assert set(env) <= env_names()
+    values: dict[str, object] = {name.lower(): url for name, url in env.items()}
+    values["coinglass_api_key"] = SecretStr(SIM_COINGLASS_KEY)
+    settings = Settings.model_validate(values)
+    assert settings.binance_ws_market_url == env["BINANCE_WS_MARKET_URL"]
+    assert settings.coinglass_key_usable
+    assert SIM_COINGLASS_KEY.startswith("cqt-sim-") and len(SIM_COINGLASS_KEY) == len("cqt-sim-") + 24
