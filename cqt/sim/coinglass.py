@@ -1,8 +1,9 @@
 """Coinglass v4 REST (`https://open-api-v4.coinglass.com`, header `CG-API-KEY`).
 
 Errors come back with HTTP 200 and a string `code` in the body, as measured live: missing key 401, bad
-key 400 "Invalid API key provided" (the observed body), an interval finer than the key's plan allows 400
-"Upgrade plan", per-minute limit exceeded 429. Successful answers carry `API-KEY-MAX-LIMIT` and
+key 401 "Invalid API key provided" (the documented code for key errors; one report saw "400" with this
+message, clients must not rely on either), an interval finer than the key's plan allows 400 "Upgrade plan",
+per-minute limit exceeded 429. Successful answers carry `API-KEY-MAX-LIMIT` and
 `API-KEY-USE-LIMIT`. History rows are completed buckets only, `time` = bucket start (ms), oldest first.
 The legacy v2 paths (`/public/v2/...`, header `coinglassSecret`) answer 30001 / 40001 as observed.
 """
@@ -100,7 +101,7 @@ class CoinglassRest:
                 return json_response(_body(code, "API key missing."))
             plan = self.cfg.coinglass_keys.get(key)
             if plan is None:
-                return json_response(_body("400", "Invalid API key provided"))
+                return json_response(_body("401", "Invalid API key provided"))
             limit = self.cfg.coinglass_rate_limit or COINGLASS_PLAN_LIMITS[plan]
             used = int(self.counter.add(key, 1))
             headers = {"API-KEY-MAX-LIMIT": str(limit), "API-KEY-USE-LIMIT": str(min(used, limit))}

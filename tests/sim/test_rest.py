@@ -159,3 +159,19 @@ async def test_coinglass_series_are_consistent(sim: SimServer) -> None:
     )
     for row in ratio["data"]:
         assert abs(row["global_account_long_percent"] + row["global_account_short_percent"] - 100) < 0.011
+
+
+async def test_coinglass_key_errors_are_http_200_with_a_body_code(sim: SimServer) -> None:
+    url = (
+        sim.urls.coinglass_rest
+        + "/api/futures/liquidation/history?exchange=Binance&symbol=BTCUSDT&interval=1h"
+    )
+    cases = [
+        ({}, {"code": "401", "msg": "API key missing."}),
+        ({"CG-API-KEY": "not-a-key"}, {"code": "401", "msg": "Invalid API key provided"}),
+        ({"coinglassSecret": "legacy"}, {"code": "400", "msg": "API key missing."}),
+    ]
+    for headers, expected in cases:
+        status, body, response_headers = await _get(url, headers)
+        assert (status, body) == (200, expected)
+        assert "API-KEY-USE-LIMIT" not in response_headers
