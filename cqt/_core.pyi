@@ -19,6 +19,7 @@ def aggregate_bars(
     taker_buy: _Bool,
     quotes: tuple[_U32, _I64, _F64, _F64, _F64, _F64] | None = None,
     gaps: tuple[_U32, _I64, _I64] | None = None,
+    threads: int = 1,
 ) -> dict[str, NDArray[np.generic]]:
     """One-second bars; raises ValueError naming the row on invalid input."""
 

@@ -18,6 +18,7 @@ Conventions the kernel fixes (details in ``core_rs/src/acc.rs`` and ``stream.rs`
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -82,12 +83,14 @@ def trade_bars(
     symbol: ArrayLike | None = None,
     quotes: Quotes | None = None,
     gaps: Gaps | None = None,
+    threads: int | None = None,
 ) -> Columns:
     """One-second bars for one or many symbols; input may be in any order.
 
     Rows come out sorted by (symbol, ts) with every second between a symbol's first and last bar
     present. With ``quotes`` the quote columns are merged on (symbol, ts). Raises ``ValueError``
     naming the offending row for NaN, infinite, zero or negative prices and quantities.
+    ``threads`` (default: CPU count) splits the work by output bar; results do not depend on it.
     """
     ts64 = i64(ts)
     quote_arrays = None
@@ -110,6 +113,7 @@ def trade_bars(
         flags(taker_buy),
         quote_arrays,
         gap_arrays,
+        threads if threads is not None else os.cpu_count() or 1,
     )
 
 

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::acc::Bars;
-use crate::bars::aggregate;
+use crate::bars::aggregate_with_threads;
 use crate::error::KernelError;
 use crate::labels::{label, BarSeries, Dynamic, Kind, LabelParams, Threshold};
 use crate::stream::{Emitted, StreamAggregator, StreamConfig};
@@ -91,7 +91,7 @@ fn emitted_dict(py: Python<'_>, e: Emitted) -> PyResult<Bound<'_, PyDict>> {
 /// One-second bars from trades, optionally merged with quote bars and flagged with gaps.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (symbol, ts, price, qty, taker_buy, quotes=None, gaps=None))]
+#[pyo3(signature = (symbol, ts, price, qty, taker_buy, quotes=None, gaps=None, threads=1))]
 fn aggregate_bars<'py>(
     py: Python<'py>,
     symbol: Arr<'py, u32>,
@@ -101,6 +101,7 @@ fn aggregate_bars<'py>(
     taker_buy: Arr<'py, bool>,
     quotes: Option<QuoteArrays<'py>>,
     gaps: Option<GapArrays<'py>>,
+    threads: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
     let trades = Trades {
         symbol: slice(&symbol, "symbol")?,
@@ -129,7 +130,7 @@ fn aggregate_bars<'py>(
         None => None,
     };
     let bars = py
-        .detach(|| aggregate(&trades, quotes.as_ref(), gaps.as_ref()))
+        .detach(|| aggregate_with_threads(&trades, quotes.as_ref(), gaps.as_ref(), threads))
         .map_err(value_error)?;
     let d = PyDict::new(py);
     put_bars(&d, bars)?;
