@@ -61,19 +61,16 @@ class BinanceWsCollector:
         self.last_event_ms: dict[str, int] = {}
         self.sessions = [
             WsSession(
-                "binance/market",
-                stream_url(market_url, self.symbols, MARKET_STREAMS),
+                f"binance/{route}",
+                stream_url(base, self.symbols, kinds),
                 self._on_frame,
                 stall_timeout_s=stall_timeout_s,
                 rotate_after_s=rotate_after_s,
-            ),
-            WsSession(
-                "binance/public",
-                stream_url(public_url, self.symbols, PUBLIC_STREAMS),
-                self._on_frame,
-                stall_timeout_s=stall_timeout_s,
-                rotate_after_s=rotate_after_s,
-            ),
+            )
+            for route, base, kinds in (
+                ("market", market_url, MARKET_STREAMS),
+                ("public", public_url, PUBLIC_STREAMS),
+            )
         ]
 
     async def run(self) -> None:

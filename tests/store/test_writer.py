@@ -53,6 +53,16 @@ def count(
         return tuple(int(v) for v in row)
 
 
+async def drain_after_recovery(writer: Writer) -> None:
+    """Flush until the spool and the in-memory backlog are empty (at most ~10 s), then stop."""
+    for _ in range(100):
+        await writer.flush()
+        if writer.metrics.spool_depth == 0 and writer.backlog_rows == 0:
+            break
+        await asyncio.sleep(0.1)
+    await writer.stop()
+
+
 @pytest.fixture
 def db(fresh_db: str) -> str:
     with psycopg.connect(fresh_db, autocommit=True) as conn:
@@ -162,12 +172,7 @@ async def test_outage_spools_then_replays_in_order(own_server: tuple[Path, str],
 
     embedded.start(data_dir)
     writer.put("trades", [trade(i) for i in range(5000, 6000)])
-    for _ in range(100):
-        await writer.flush()
-        if writer.metrics.spool_depth == 0 and writer.backlog_rows == 0:
-            break
-        await asyncio.sleep(0.1)
-    await writer.stop()
+    await drain_after_recovery(writer)
     assert count(conninfo) == (6000, 6000)
     assert writer.metrics.replayed_batches >= 1
     assert writer.metrics.spool_depth == 0
@@ -188,12 +193,7 @@ async def test_full_spool_holds_rows_in_memory_and_alarms(
     assert any("ALARM" in r.message and r.levelname == "CRITICAL" for r in caplog.records)
 
     embedded.start(data_dir)
-    for _ in range(100):
-        await writer.flush()
-        if writer.metrics.spool_depth == 0 and writer.backlog_rows == 0:
-            break
-        await asyncio.sleep(0.1)
-    await writer.stop()
+    await drain_after_recovery(writer)
     assert count(conninfo) == (300, 300)
 
 
