@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     coinglass_coin: str = "BTC"
     coinglass_pair: str = "BTCUSDT"
     coinglass_exchange: str = "Binance"
+    coinglass_interval: str = Field(
+        default="1h",
+        pattern=r"^(1m|3m|5m|15m|30m|1h|4h|6h|8h|12h|1d|1w)$",
+        description="Bucket size of the polled series; Hobbyist plans need >= 4h, Startup >= 30m.",
+    )
+    coinglass_poll_s: float = Field(default=60.0, ge=5.0, le=86_400.0)
 
     # --- logging ----------------------------------------------------------------------------------
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")

@@ -81,6 +81,14 @@ METRICS = _spec(
     " period_s int4, value float8",
 )
 
+COINGLASS_CALL_STATUS = _spec(
+    "coinglass_call_status",
+    key="ts symbol endpoint",
+    columns="ts timestamptz, symbol text, endpoint text, ok bool, http_status int4, body_code text,"
+    " error text, latency_ms float8",
+)
+
 SPECS: dict[str, TableSpec] = {
-    spec.name: spec for spec in (TRADES, QUOTES, MARKET_1S, MARK_PRICE, LIQUIDATIONS, METRICS)
+    spec.name: spec
+    for spec in (TRADES, QUOTES, MARKET_1S, MARK_PRICE, LIQUIDATIONS, METRICS, COINGLASS_CALL_STATUS)
 }

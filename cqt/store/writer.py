@@ -141,6 +141,8 @@ class Writer:
         if self._task is not None:
             await self._task
             self._task = None
+        else:  # never started: still write what was put
+            await self._drain()
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
