@@ -48,6 +48,14 @@ def _split_commas(value: Any) -> Any:
     return value
 
 
+def _venue_codes(value: list[str], pattern: str, expected: str) -> list[str]:
+    codes = [v.upper() for v in value]
+    bad = [c for c in codes if not re.fullmatch(pattern, c)]
+    if bad:
+        raise ValueError(f"expected {expected}, got {bad}")
+    return codes
+
+
 class Settings(BaseSettings):
     """All runtime settings of cqt. Field name = environment variable name (upper-cased)."""
 
@@ -98,20 +106,12 @@ class Settings(BaseSettings):
     @field_validator("upbit_markets")
     @classmethod
     def _upbit_codes(cls, value: list[str]) -> list[str]:
-        codes = [v.upper() for v in value]
-        bad = [c for c in codes if not re.fullmatch(r"KRW-[A-Z0-9]{1,15}", c)]
-        if bad:
-            raise ValueError(f"expected Upbit KRW market codes like KRW-BTC, got {bad}")
-        return codes
+        return _venue_codes(value, r"KRW-[A-Z0-9]{1,15}", "Upbit KRW market codes like KRW-BTC")
 
     @field_validator("binance_symbols")
     @classmethod
     def _binance_symbols(cls, value: list[str]) -> list[str]:
-        symbols = [v.upper() for v in value]
-        bad = [s for s in symbols if not re.fullmatch(r"[A-Z0-9]{2,20}USDT", s)]
-        if bad:
-            raise ValueError(f"expected Binance USD-M symbols like BTCUSDT, got {bad}")
-        return symbols
+        return _venue_codes(value, r"[A-Z0-9]{2,20}USDT", "Binance USD-M symbols like BTCUSDT")
 
     @field_validator("upbit_ws_url", "binance_ws_market_url", "binance_ws_public_url", mode="after")
     @classmethod

@@ -62,6 +62,26 @@ def _percent_text(x: float) -> str:
     return text if text not in ("", "-") else "0"
 
 
+def _ohlc_rows(starts: np.ndarray, probes: np.ndarray, text: Callable[[float], str]) -> str:
+    """JSON array of `{time, open, high, low, close}` buckets; `probes[k, i]` samples bucket i in time order
+    and values are rendered as strings by `text`, as Coinglass does."""
+    return (
+        "["
+        + ",".join(
+            f'{{"time":{t},"open":"{text(o)}","high":"{text(h)}","low":"{text(lw)}","close":"{text(c)}"}}'
+            for t, o, h, lw, c in zip(
+                starts.tolist(),
+                probes[0].tolist(),
+                probes.max(0).tolist(),
+                probes.min(0).tolist(),
+                probes[-1].tolist(),
+                strict=True,
+            )
+        )
+        + "]"
+    )
+
+
 Handler = Callable[[web.Request, str], str]
 
 
@@ -165,22 +185,7 @@ class CoinglassRest:
             oi = oi * self.view.price_at(symbol, probes.ravel()).reshape(probes.shape)
         oi = oi * factor
         decimals = 3 if unit == "coin" else 2
-        return (
-            "["
-            + ",".join(
-                f'{{"time":{t},"open":"{fixed(o, decimals)}","high":"{fixed(h, decimals)}",'
-                f'"low":"{fixed(lw, decimals)}","close":"{fixed(c, decimals)}"}}'
-                for t, o, h, lw, c in zip(
-                    starts.tolist(),
-                    oi[0].tolist(),
-                    oi.max(0).tolist(),
-                    oi.min(0).tolist(),
-                    oi[-1].tolist(),
-                    strict=True,
-                )
-            )
-            + "]"
-        )
+        return _ohlc_rows(starts, oi, lambda v: fixed(v, decimals))
 
     def oi_history(self, request: web.Request, plan: str) -> str:
         symbol, share = self._pair(request)
@@ -197,22 +202,7 @@ class CoinglassRest:
         starts, step = self._buckets(request, plan)
         probes = np.stack([starts + k * step // 4 for k in range(5)])
         pct = 100 * self.view.funding_rate_at(symbol, probes.ravel()).reshape(probes.shape)
-        return _ok(
-            "["
-            + ",".join(
-                f'{{"time":{t},"open":"{_percent_text(o)}","high":"{_percent_text(h)}",'
-                f'"low":"{_percent_text(lw)}","close":"{_percent_text(c)}"}}'
-                for t, o, h, lw, c in zip(
-                    starts.tolist(),
-                    pct[0].tolist(),
-                    pct.max(0).tolist(),
-                    pct.min(0).tolist(),
-                    pct[-1].tolist(),
-                    strict=True,
-                )
-            )
-            + "]"
-        )
+        return _ok(_ohlc_rows(starts, pct, _percent_text))
 
     def liquidation_history(self, request: web.Request, plan: str) -> str:
         symbol, share = self._pair(request)
