@@ -88,7 +88,16 @@ COINGLASS_CALL_STATUS = _spec(
     " error text, latency_ms float8",
 )
 
+GAPS = _spec(
+    "gaps",
+    key="exchange symbol stream start_ts end_ts",
+    columns="exchange text, symbol text, stream text, start_ts timestamptz, end_ts timestamptz,"
+    " from_id int8, to_id int8, status text, reason text, opened_at timestamptz, closed_at timestamptz,"
+    " filled_count int4, revision int2",
+    revision_column="revision",
+)
+
 SPECS: dict[str, TableSpec] = {
     spec.name: spec
-    for spec in (TRADES, QUOTES, MARKET_1S, MARK_PRICE, LIQUIDATIONS, METRICS, COINGLASS_CALL_STATUS)
+    for spec in (TRADES, QUOTES, MARKET_1S, MARK_PRICE, LIQUIDATIONS, METRICS, COINGLASS_CALL_STATUS, GAPS)
 }
