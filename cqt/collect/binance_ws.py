@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from cqt.collect import binance_parse as bp
+from cqt.collect.frame_errors import count_malformed
 from cqt.collect.id_gaps import IdContinuity, IdGap
 from cqt.collect.rows import MalformedFrame, Row
 from cqt.collect.ws_session import WsSession
@@ -110,11 +111,7 @@ class BinanceWsCollector:
             self._dispatch(stream, payload, recv_ts)
             self.messages[stream] += 1
         except (MalformedFrame, ValueError, TypeError, AttributeError) as exc:
-            self.malformed[stream] += 1
-            count = self.malformed[stream]
-            if count <= 3 or count % 1000 == 0:
-                sample = data[:200] if isinstance(data, str) else data[:200].decode(errors="replace")
-                log.warning("binance %s: malformed frame #%d skipped (%s): %r", stream, count, exc, sample)
+            count_malformed(log, "binance", self.malformed, stream, exc, data)
 
     def _dispatch(self, stream: str, payload: Any, recv_ts: datetime) -> None:
         if stream == "aggTrade":
