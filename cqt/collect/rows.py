@@ -19,6 +19,12 @@ def ms_to_dt(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=ms)
 
 
+def dt_to_ms(ts: datetime) -> int:
+    """Aware datetime -> epoch milliseconds, exactly (the inverse of `ms_to_dt`)."""
+    delta = ts - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
 def num(value: Any, field: str) -> float:
     """A venue number (JSON number or decimal string) as float; MalformedFrame if it is neither."""
     if isinstance(value, bool) or value is None:
