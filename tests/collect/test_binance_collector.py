@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from cqt.collect.binance_backfill import agg_trades_range
+from cqt.collect.binance_rest import BinanceRest
 from cqt.collect.binance_ws import BinanceWsCollector, stream_url
 from cqt.collect.id_gaps import IdGap
 from cqt.db.connect import with_utc
@@ -47,7 +48,8 @@ async def test_every_trade_once_through_faults(db: str, tmp_path: Path) -> None:
             backfills: list[asyncio.Task[None]] = []
 
             async def fill(symbol: str, gap: IdGap) -> None:
-                result = await agg_trades_range(http, sim.urls.binance_rest, symbol, gap.from_id, gap.to_id)
+                rest = BinanceRest(http, sim.urls.binance_rest)
+                result = await agg_trades_range(rest, symbol, gap.from_id, gap.to_id)
                 writer.put("trades", result.rows)
                 filled.append((gap, result.complete))
 
