@@ -16,6 +16,8 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from cqt.db import embedded
+from cqt.db.connect import with_utc
+from cqt.db.migrate import migrate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,3 +48,24 @@ def fresh_db(pg_server: str) -> Iterator[str]:
     finally:
         with psycopg.connect(pg_server, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def migrated_db(fresh_db: str) -> str:
+    """A fresh database with the schema applied; conninfo pins TimeZone=UTC and a short connect timeout."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        migrate(conn)
+    return with_utc(fresh_db, 5)
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A server of this test's own, so the test may stop and restart it."""
+    data_dir = tmp_path / "pg"
+    uri = embedded.start(data_dir)
+    try:
+        with psycopg.connect(uri, autocommit=True) as conn:
+            migrate(conn)
+        yield data_dir, with_utc(uri, 2)
+    finally:
+        embedded.stop(data_dir)

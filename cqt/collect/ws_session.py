@@ -113,9 +113,14 @@ class WsSession:
         """Read `ws` (and its successors, on rotation) until the current connection ends or stop."""
         reader = asyncio.create_task(self._read(ws))
         stop_wait = asyncio.create_task(self._stop.wait())
+        loop = asyncio.get_running_loop()
+        opened_at = loop.time()
         try:
             while True:
-                timeout = self.rotate_after_s
+                # age is counted from the current connection's own open, which was overlap_s ago after a rotation
+                timeout = (
+                    None if self.rotate_after_s is None else self.rotate_after_s - (loop.time() - opened_at)
+                )
                 done, _ = await asyncio.wait(
                     {reader, stop_wait}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
@@ -127,8 +132,11 @@ class WsSession:
                     log.warning(
                         "%s: rotation connect failed (%s); keeping the current connection", self.name, exc
                     )
+                    if await self._wait_stop(min(5.0, self.overlap_s)):
+                        return
                     continue
                 new_reader = asyncio.create_task(self._read(successor))
+                opened_at = loop.time()
                 await self._wait_stop(self.overlap_s)
                 await ws.close()
                 await reader

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -68,19 +67,6 @@ def db(fresh_db: str) -> str:
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         migrate(conn)
     return with_utc(fresh_db, 5)
-
-
-@pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """A server of this test's own, so the test may stop and restart it."""
-    data_dir = tmp_path / "pg"
-    uri = embedded.start(data_dir)
-    try:
-        with psycopg.connect(uri, autocommit=True) as conn:
-            migrate(conn)
-        yield data_dir, with_utc(uri, 2)
-    finally:
-        embedded.stop(data_dir)
 
 
 def test_specs_match_the_migrated_schema(db: str) -> None:
