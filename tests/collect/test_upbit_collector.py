@@ -1,0 +1,268 @@
+"""Upbit collector against the simulator and a real PostgreSQL: every trade stored exactly once through
+dropped and stalled connections, withheld trades, duplicated, reordered and malformed frames; the PING
+keep-alive; REST cursor paging."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psycopg
+import pytest
+
+from cqt.collect.gap_ledger import GapLedger
+from cqt.collect.rows import Row
+from cqt.collect.upbit_backfill import trades_between
+from cqt.collect.upbit_ws import UpbitWsCollector
+from cqt.db.connect import with_utc
+from cqt.db.migrate import migrate
+from cqt.sim import SimConfig, SimServer
+from cqt.store.spool import Spool
+from cqt.store.writer import Writer
+
+MARKETS = ("KRW-BTC", "KRW-ETH")
+
+
+@pytest.fixture
+def db(fresh_db: str) -> str:
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        migrate(conn)
+    return with_utc(fresh_db, 5)
+
+
+@dataclass
+class Outcome:
+    collector: UpbitWsCollector
+    gaps: GapLedger
+    ledger_ids: dict[str, list[int]]
+    sunk: Counter[tuple[str, int]]
+
+
+async def collect(
+    db: str,
+    tmp_path: Path,
+    during: Callable[[SimServer, UpbitWsCollector], Awaitable[None]],
+    cfg: SimConfig | None = None,
+    **options: Any,
+) -> Outcome:
+    """Run a collector on MARKETS into PostgreSQL while `during` drives the simulator."""
+    cfg = cfg or SimConfig(seed=11, rate=300.0, upbit_symbols=MARKETS)
+    sunk: Counter[tuple[str, int]] = Counter()
+    with SimServer.in_thread(cfg) as sim:
+        writer = Writer(db, Spool(tmp_path / "spool", 10**8), max_latency_s=0.1)
+        await writer.start()
+
+        def sink(table: str, rows: list[Row]) -> None:
+            if table == "trades":
+                sunk.update((r[1], r[2]) for r in rows)
+            writer.put(table, rows)
+
+        gaps = GapLedger(writer.put)
+        collector = UpbitWsCollector(
+            sim.urls.upbit_ws, sim.urls.upbit_rest, list(MARKETS), sink, gaps, **options
+        )
+        task = asyncio.create_task(collector.run())
+        await during(sim, collector)
+        collector.stop()
+        await task
+        await writer.stop()
+        ledger_ids = {m: sim.ledger.upbit_trade_ids(m) for m in MARKETS}
+    return Outcome(collector, gaps, ledger_ids, sunk)
+
+
+def assert_every_trade_once(db: str, out: Outcome) -> None:
+    """Stored ids per market == the simulator's ids over the stored range; each trade sunk exactly once."""
+    with psycopg.connect(db) as conn:
+        for market, ledger_ids in out.ledger_ids.items():
+            stored = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT trade_id FROM trades WHERE exchange = 'upbit' AND symbol = %s ORDER BY trade_id",
+                    (market,),
+                )
+            ]
+            assert len(stored) > 20, market
+            expected = [i for i in ledger_ids if stored[0] <= i <= stored[-1]]
+            assert stored == expected, (market, sorted(set(expected) - set(stored))[:10])
+    assert max(out.sunk.values()) == 1
+
+
+def gap_rows(db: str) -> list[tuple[str, str, str, str, int]]:
+    with psycopg.connect(db) as conn:
+        return conn.execute(
+            "SELECT symbol, stream, status, reason, filled_count FROM gaps ORDER BY symbol, start_ts"
+        ).fetchall()
+
+
+def test_subscription_covers_every_type_with_a_fresh_ticket() -> None:
+    collector = UpbitWsCollector("ws://x", "http://x", ["krw-btc", "KRW-ETH"], lambda t, r: None, GapLedger(
+        lambda t, r: None), orderbook_depth=15)  # fmt: skip
+    first, second = json.loads(collector.subscription()), json.loads(collector.subscription())
+    assert first[1:] == [
+        {"type": "trade", "codes": ["KRW-BTC", "KRW-ETH"]},
+        {"type": "orderbook", "codes": ["KRW-BTC.15", "KRW-ETH.15"]},
+        {"type": "ticker", "codes": ["KRW-BTC", "KRW-ETH"]},
+        {"format": "DEFAULT"},
+    ]
+    assert first[0]["ticket"] != second[0]["ticket"]
+
+
+async def test_steady_run_stores_trades_and_quotes(db: str, tmp_path: Path) -> None:
+    async def during(sim: SimServer, collector: UpbitWsCollector) -> None:
+        await asyncio.sleep(3.0)
+
+    out = await collect(db, tmp_path, during, compare_every_s=1.0, gap_grace_ms=500)
+    assert_every_trade_once(db, out)
+    with psycopg.connect(db) as conn:
+        quotes = conn.execute("SELECT count(*), count(DISTINCT symbol) FROM quotes").fetchone()
+    assert quotes is not None and quotes[0] > 10 and quotes[1] == len(MARKETS)
+    assert {"trade", "orderbook", "ticker"} <= set(out.collector.messages)
+    assert not out.collector.malformed
+    assert {"trade", "orderbook", "ticker"} <= set(out.collector.last_event_ms)
+    assert gap_rows(db) == []  # nothing was lost, so the REST comparison found nothing
+
+
+async def test_dropped_connection_reconnects_and_fills_the_outage(db: str, tmp_path: Path) -> None:
+    dropped_at: list[float] = []
+
+    async def during(sim: SimServer, collector: UpbitWsCollector) -> None:
+        await asyncio.sleep(1.5)
+        dropped_at.append(time.time())
+        sim.faults.drop("upbit")
+        await asyncio.sleep(2.5)
+
+    out = await collect(db, tmp_path, during, compare_every_s=60.0)
+    assert_every_trade_once(db, out)
+    stats = out.collector.sessions[0].stats
+    assert stats.reconnects >= 1 and stats.connects >= 2
+    with psycopg.connect(db) as conn:
+        latest = conn.execute("SELECT extract(epoch FROM max(ts)) FROM trades").fetchone()
+    assert latest is not None and float(latest[0]) > dropped_at[0] + 1.0  # resubscribed: trades flow again
+    rows = gap_rows(db)
+    assert {m for m, *_ in rows} == set(MARKETS)
+    assert all(
+        (stream, status, reason) == ("trade", "filled", "reconnect") for _, stream, status, reason, _ in rows
+    )
+    # the session reconnects at once, so the outage is milliseconds long and may have lost nothing
+
+
+async def test_stall_without_close_is_detected_and_filled(db: str, tmp_path: Path) -> None:
+    async def during(sim: SimServer, collector: UpbitWsCollector) -> None:
+        await asyncio.sleep(1.5)
+        sim.faults.stall("upbit", seconds=3.0)
+        await asyncio.sleep(3.5)
+
+    out = await collect(db, tmp_path, during, stall_timeout_s=1.0, compare_every_s=60.0)
+    assert_every_trade_once(db, out)
+    assert out.collector.sessions[0].stats.stalls >= 1
+    rows = gap_rows(db)
+    assert rows and all((status, reason) == ("filled", "reconnect") for _, _, status, reason, _ in rows)
+    assert sum(filled for *_, filled in rows) >= 10  # a second of silence at ~45 trades/s
+
+
+async def test_withheld_trades_are_found_by_rest_comparison(db: str, tmp_path: Path) -> None:
+    found_while_running: list[int] = []
+
+    async def during(sim: SimServer, collector: UpbitWsCollector) -> None:
+        await asyncio.sleep(1.0)
+        sim.faults.gap("upbit", "KRW-BTC", count=7)
+        await asyncio.sleep(2.5)
+        found_while_running.append(collector.ledger.counts.filled)
+
+    out = await collect(db, tmp_path, during, compare_every_s=0.5, gap_grace_ms=500)
+    assert_every_trade_once(db, out)
+    assert found_while_running == [1]  # by the periodic comparison, not only the one at shutdown
+    assert gap_rows(db) == [("KRW-BTC", "trade", "filled", "rest-compare", 7)]
+
+
+async def test_withheld_ids_are_the_ones_filled(db: str, tmp_path: Path) -> None:
+    withheld: list[int] = []
+
+    async def during(sim: SimServer, collector: UpbitWsCollector) -> None:
+        await asyncio.sleep(1.0)
+        sim.faults.gap("upbit", "KRW-ETH", count=4)
+        await asyncio.sleep(2.0)
+        withheld.extend(sim.ledger.withheld_ids("upbit", "KRW-ETH"))
+
+    out = await collect(db, tmp_path, during, compare_every_s=0.5, gap_grace_ms=500)
+    assert_every_trade_once(db, out)
+    assert len(withheld) == 4
+    with psycopg.connect(db) as conn:
+        got = conn.execute(
+            "SELECT count(*) FROM trades WHERE symbol = 'KRW-ETH' AND trade_id = ANY(%s)", (withheld,)
+        ).fetchone()
+    assert got == (4,)
+
+
+async def test_duplicated_reordered_and_malformed_frames(db: str, tmp_path: Path) -> None:
+    async def during(sim: SimServer, collector: UpbitWsCollector) -> None:
+        await asyncio.sleep(1.0)
+        sim.faults.duplicate("upbit", count=30)
+        sim.faults.reorder("upbit", count=10)
+        sim.faults.malformed("upbit", count=3)
+        await asyncio.sleep(2.0)
+        assert sim.ledger.faults_applied["duplicate"] == 30
+        assert sim.ledger.faults_applied["reorder"] == 10
+
+    out = await collect(db, tmp_path, during, compare_every_s=0.5)
+    assert_every_trade_once(db, out)
+    assert sum(out.collector.malformed.values()) == 3
+    assert gap_rows(db) == []  # reordering within the grace period is not a hole
+
+
+async def test_ping_keeps_an_idle_connection_open() -> None:
+    """The simulator closes a connection after `upbit_idle_timeout_s` with nothing sent either way. A market
+    the venue does not list is accepted and silent, so the only traffic is the keep-alive."""
+    cfg = SimConfig(seed=3, rate=50.0, upbit_symbols=("KRW-BTC",), upbit_idle_timeout_s=1.5)
+
+    async def run(sim: SimServer, keepalive_s: float) -> UpbitWsCollector:
+        collector = UpbitWsCollector(
+            sim.urls.upbit_ws, sim.urls.upbit_rest, ["KRW-NOPE"], lambda t, r: None, GapLedger(lambda t, r: None),
+            keepalive_s=keepalive_s, stall_timeout_s=30.0,
+        )  # fmt: skip
+        task = asyncio.create_task(collector.run())
+        await asyncio.sleep(4.0)
+        collector.stop()
+        await task
+        return collector
+
+    with SimServer.in_thread(cfg) as sim:
+        pinging, silent = await asyncio.gather(run(sim, 0.5), run(sim, 100.0))
+    assert pinging.sessions[0].stats.connects == 1
+    assert pinging.sessions[0].stats.reconnects == 0
+    assert pinging.messages["status"] >= 5  # {"status":"UP"} answers
+    assert not pinging.malformed
+    assert silent.sessions[0].stats.reconnects >= 1  # the control: without PING the idle close happens
+
+
+async def test_trades_between_pages_with_cursor_and_equals_the_ledger() -> None:
+    cfg = SimConfig(seed=5, rate=6000.0, upbit_symbols=("KRW-BTC",))
+    with SimServer.in_thread(cfg) as sim:
+        await asyncio.sleep(3.0)
+        trades = sim.ledger.upbit_trades("KRW-BTC")
+        times = [int(t) for t in trades.T]
+        start, end = times[10], times[-20]
+        expected = sorted(int(s) for s, t in zip(trades.seq_id, times, strict=True) if start <= t <= end)
+        assert len(expected) > 1000  # at least three pages of 500
+        sim.faults.http_error("upbit", status=429, count=2, path="/v1/trades/ticks")
+        async with aiohttp.ClientSession() as http:
+            result = await trades_between(http, sim.urls.upbit_rest, "KRW-BTC", start, end)
+            assert sim.faults.take_http("http_error", "upbit", "/v1/trades/ticks") is None  # both 429s served
+            now_ms = time.time_ns() // 1_000_000
+            too_old = await trades_between(
+                http, sim.urls.upbit_rest, "KRW-BTC", now_ms - 9 * 86_400_000, now_ms - 8 * 86_400_000
+            )
+            sim.faults.http_error("upbit", status=500, count=100, path="/v1/trades/ticks")
+            failing = await trades_between(http, sim.urls.upbit_rest, "KRW-BTC", start, end)
+    assert sorted(r[2] for r in result.rows) == expected
+    assert result.complete
+    assert all(r[0] == "upbit" and r[1] == "KRW-BTC" and r[4] >= r[3] for r in result.rows)
+    assert too_old.rows == [] and not too_old.complete  # Upbit serves 7 days
+    assert failing.rows == [] and not failing.complete
