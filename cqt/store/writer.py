@@ -158,7 +158,8 @@ class Writer:
             await self._drain()
             async with self._flushed:
                 self._flushed.notify_all()
-            if self._stopping:
+            # rows put while that drain was running (e.g. the final bars at shutdown) still go out
+            if self._stopping and not self._buffered:
                 return
 
     async def _drain(self) -> None:

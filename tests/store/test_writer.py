@@ -199,3 +199,19 @@ async def test_stop_without_start_still_writes_what_was_put(db: str, tmp_path: P
     writer.put("trades", [trade(i) for i in range(5)])
     await writer.stop()
     assert count(db) == (5, 5)
+
+
+async def test_rows_put_during_the_last_drain_are_written_at_stop(db: str, tmp_path: Path) -> None:
+    writer = Writer(db, Spool(tmp_path / "spool", 10**7), max_latency_s=0.01)
+    await writer.start()
+    async with await psycopg.AsyncConnection.connect(db) as blocker:
+        await blocker.execute("LOCK TABLE trades IN ACCESS EXCLUSIVE MODE")  # the first drain waits on it
+        writer.put("trades", [trade(i) for i in range(2000)])
+        flushing = asyncio.create_task(writer.flush())
+        await asyncio.sleep(0.5)
+        writer.put("trades", [trade(i) for i in range(2000, 2100)])  # arrives while that drain runs
+        stopping = asyncio.create_task(writer.stop())
+        await asyncio.sleep(0.2)
+    await stopping
+    await flushing
+    assert count(db) == (2100, 2100)
