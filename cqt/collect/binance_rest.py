@@ -53,7 +53,7 @@ class BinanceApiError(BinanceRestError):
 
 @dataclass
 class RestStats:
-    """Counters of one client, exported by the bot as metrics. `weight_used` is the current window's."""
+    """Counters of one client, exported by the bot as metrics; `weight_used`: the last known window total."""
 
     calls: int = 0
     weight_used: int = 0
