@@ -45,3 +45,10 @@ def copy_rows(
 def empty_tables(conn: psycopg.Connection[Any]) -> None:
     """Remove every market and prediction row (between Hypothesis examples)."""
     conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(map(sql.Identifier, MARKET_TABLES))))
+
+
+def one(conn: psycopg.Connection[Any], query: str, params: Sequence[object] = ()) -> tuple[Any, ...]:
+    """The single row ``query`` returns."""
+    row: tuple[Any, ...] | None = conn.execute(query.encode(), params).fetchone()
+    assert row is not None, query
+    return row

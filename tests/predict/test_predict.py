@@ -15,7 +15,7 @@ from cqt.collect.rows import dt_to_ms
 from cqt.labels import DynamicThreshold
 from cqt.predict import pit_features, predict, predict_sync, settle, write_predictions
 from cqt.predict.threshold import kernel_r_t
-from tests.predict.rows import at, copy_rows
+from tests.predict.rows import at, copy_rows, one
 from tests.predict.synthetic import Shape, bar_series, insert_bars, insert_side_tables
 
 SYMBOL = "BTCUSDT"
@@ -43,12 +43,12 @@ async def test_predict_write_and_settle(conn: psycopg.Connection[Any], fresh_db:
 
     assert write_predictions(conn, rows) == 1
     assert write_predictions(conn, rows) == 0  # ON CONFLICT (symbol, ts, model, horizon_s) DO NOTHING
-    stored = conn.execute("SELECT r_t, p_up, action, created_at, features FROM predictions").fetchone()
+    stored = one(conn, "SELECT r_t, p_up, action, created_at, features FROM predictions")
     assert stored[:4] == (p.r_t, p.p_up, p.action, p.created_at)
     assert stored[4]["upbit_premium_dev"] == p.features["upbit_premium_dev"]
 
     assert settle(conn, at(900_000)) == 1
-    y, label_ts = conn.execute("SELECT y, label_ts FROM predictions").fetchone()
+    y, label_ts = one(conn, "SELECT y, label_ts FROM predictions")
     assert y in (-1, 0, 1) and label_ts == t0 + timedelta(seconds=120)
 
 

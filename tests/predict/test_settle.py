@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from cqt.predict.predictor import Prediction, write_predictions
 from cqt.predict.settle import settle
-from tests.predict.rows import at, empty_tables
+from tests.predict.rows import at, empty_tables, one
 from tests.predict.synthetic import Bar, Shape, bar_series, insert_bars
 
 SYMBOL = "BTCUSDT"
@@ -112,9 +112,9 @@ def test_settled_labels_match_the_reference(
 
     assert settle(conn, at(now)) == len(made)
     for t0, (r_t, probs) in made.items():
-        y, fwd, label_ts, touch_ts, ambiguous, brier, log_loss, settled_at, features = conn.execute(
-            OUTCOME + " FROM predictions WHERE ts = %s", (at(t0),)
-        ).fetchone()
+        y, fwd, label_ts, touch_ts, ambiguous, brier, log_loss, settled_at, features = one(
+            conn, OUTCOME + " FROM predictions WHERE ts = %s", (at(t0),)
+        )
         assert settled_at == at(now)
         want = ref_triple_barrier(bars, now, t0, horizon_s, r_t)
         if want is None:
@@ -147,9 +147,7 @@ def test_first_touch_by_hand(conn: psycopg.Connection[Any]) -> None:
     insert_bars(conn, bars)
     write_predictions(conn, [prediction(10_000, 10, 0.01, (0.5, 0.2, 0.3))])
     assert settle(conn, at(30_000)) == 1
-    y, fwd, label_ts, touch_ts, ambiguous, brier, log_loss, *_ = conn.execute(
-        OUTCOME + " FROM predictions"
-    ).fetchone()
+    y, fwd, label_ts, touch_ts, ambiguous, brier, log_loss, *_ = one(conn, OUTCOME + " FROM predictions")
     assert (y, touch_ts, label_ts, ambiguous) == (1, at(13_000), at(20_000), False)
     assert fwd == pytest.approx(99.5 / 100.0 - 1)
     assert brier == pytest.approx(0.5**2 + 0.2**2 + 0.3**2)
@@ -184,7 +182,7 @@ def test_waits_for_bars_known_by_now(conn: psycopg.Connection[Any]) -> None:
     insert_bars(conn, bars)  # each bar is received 2 s after it ends
     write_predictions(conn, [prediction(10_000, 10, 0.01, (0.3, 0.3, 0.4))])
     assert settle(conn, at(21_999)) == 0  # the bar ending at 20 s is not known yet
-    assert conn.execute("SELECT settled_at FROM predictions").fetchone() == (None,)
+    assert one(conn, "SELECT settled_at FROM predictions") == (None,)
     assert settle(conn, at(22_000)) == 1
     assert settle(conn, at(23_000)) == 0  # settled once
 
@@ -194,5 +192,5 @@ def test_bars_that_never_come_are_given_up_after_max_wait(conn: psycopg.Connecti
     write_predictions(conn, [prediction(10_000, 10, 0.01, (0.3, 0.3, 0.4))])
     assert settle(conn, at(619_999), max_wait_s=600) == 0
     assert settle(conn, at(620_000), max_wait_s=600) == 1
-    y, settled_at, features = conn.execute("SELECT y, settled_at, features FROM predictions").fetchone()
+    y, settled_at, features = one(conn, "SELECT y, settled_at, features FROM predictions")
     assert (y, settled_at, features["settle"]["missing_s"]) == (None, at(620_000), 5)
