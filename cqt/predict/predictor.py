@@ -31,7 +31,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Prediction:
-    """One row of ``predictions`` (without the outcome columns the settler fills)."""
+    """One row of ``predictions`` (without the outcome columns the settler fills).
+
+    ``features`` holds the feature values the model saw plus its ``score``, ``ev_long`` and ``ev_short``.
+    """
 
     symbol: str
     ts: datetime
@@ -164,6 +167,7 @@ _INSERT = (
 )
 
 
+# PostgreSQL's jsonb has no NaN or infinity: a non-finite value from a source table is stored as null.
 def _jsonable(v: float | None) -> float | None:
     return v if v is None or math.isfinite(v) else None
 
