@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import re
 import time
@@ -48,8 +49,9 @@ class _Transient(Exception):
     """HTTP 429 or 5xx: worth another try after a pause."""
 
 
-async def _wait_for_next_second() -> None:
-    await asyncio.sleep(1.0 - time.time() % 1.0 + 0.01)
+def _next_window() -> float:
+    """Wall-clock time at which the next one-second rate window has surely begun."""
+    return math.floor(time.time()) + 1.01
 
 
 async def get_json(
@@ -58,9 +60,13 @@ async def get_json(
     """One quotation GET with Upbit's rate signals obeyed: (JSON body, arrival time)."""
     delay = BACKOFF_S
     for attempt in range(1, ATTEMPTS + 1):
+        resume_at = 0.0  # set when this second's budget is used up
         try:
             async with http.get(url, params=params) as resp:
                 recv_ts = datetime.now(UTC)
+                remaining = _SEC_RE.search(resp.headers.get("Remaining-Req", ""))
+                if remaining is not None and int(remaining.group(1)) == 0:
+                    resume_at = _next_window()
                 if resp.status == 418:
                     block = float(resp.headers.get("Retry-After", BLOCK_DEFAULT_S))
                     log.error("upbit REST %s: HTTP 418 (blocked), waiting %.0fs", url, block)
@@ -71,14 +77,12 @@ async def get_json(
                 if resp.status >= 400:
                     raise RestFailed(f"HTTP {resp.status}: {await resp.text()}")
                 body = await resp.json(content_type=None)
-                remaining = _SEC_RE.search(resp.headers.get("Remaining-Req", ""))
-                if remaining is not None and int(remaining.group(1)) == 0:
-                    await _wait_for_next_second()
-                return body, recv_ts
+            await asyncio.sleep(max(0.0, resume_at - time.time()))
+            return body, recv_ts
         except (aiohttp.ClientError, TimeoutError, _Transient) as exc:
             if attempt == ATTEMPTS:
                 raise RestFailed(f"{url}: {exc} (after {ATTEMPTS} attempts)") from exc
-            wait = delay * (0.5 + random.random())
+            wait = max(delay * (0.5 + random.random()), resume_at - time.time())
             log.warning("upbit REST %s: %s; retry %d in %.2fs", url, exc, attempt, wait)
             await asyncio.sleep(wait)
             delay = min(delay * 2, BACKOFF_MAX_S)
