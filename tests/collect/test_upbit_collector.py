@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import pytest
 from cqt.collect.gap_ledger import GapLedger
 from cqt.collect.rows import Row
 from cqt.collect.upbit_backfill import trades_between
-from cqt.collect.upbit_ws import UpbitWsCollector
+from cqt.collect.upbit_ws import RecentTrades, UpbitWsCollector
 from cqt.db.connect import with_utc
 from cqt.db.migrate import migrate
 from cqt.sim import SimConfig, SimServer
@@ -112,6 +113,46 @@ def test_subscription_covers_every_type_with_a_fresh_ticket() -> None:
         {"format": "DEFAULT"},
     ]
     assert first[0]["ticket"] != second[0]["ticket"]
+
+
+def test_control_error_and_malformed_frames_are_counted_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
+    sunk: list[tuple[str, list[Row]]] = []
+    collector = UpbitWsCollector("ws://x", "http://x", ["KRW-BTC"], lambda t, r: sunk.append((t, r)), GapLedger(
+        lambda t, r: None))  # fmt: skip
+    trade = {"type": "trade", "code": "KRW-BTC", "trade_price": 1.5e8, "trade_volume": 0.01, "ask_bid": "BID",
+             "trade_timestamp": 1_771_247_814_642, "sequential_id": 17_712_478_146_420_000}  # fmt: skip
+    recv = datetime.now(UTC)
+    frames: list[object] = [
+        {"status": "UP"},
+        {"error": {"name": "INVALID_PARAM", "message": "bad"}},
+        {"type": "ticker", "code": "KRW-BTC", "timestamp": 1_771_247_814_700},
+        {**trade, "code": "KRW-XRP"},
+        {"type": "candle.1s", "code": "KRW-BTC"},
+        [trade],
+        trade,
+        trade,
+    ]
+    for frame in frames:
+        collector._on_frame(json.dumps(frame).encode(), recv)
+    collector._on_frame(b'{"type":"trade","code":', recv)
+    assert collector.messages == Counter({"status": 1, "ticker": 1, "trade": 2})
+    assert collector.malformed == Counter({"error": 1, "trade": 1, "unexpected": 1, "unparsed": 2})
+    assert "INVALID_PARAM" in caplog.text
+    assert [(t, [r[2] for r in rows]) for t, rows in sunk] == [("trades", [17_712_478_146_420_000])]
+    assert collector.last_event_ms == {"ticker": 1_771_247_814_700, "trade": 1_771_247_814_642}
+
+
+def test_recent_trades_forget_by_trade_time() -> None:
+    recent = RecentTrades(timedelta(minutes=15))
+    t0 = datetime(2026, 11, 20, tzinfo=UTC)
+    assert recent.first_time("KRW-BTC", 1, t0)
+    assert not recent.first_time("KRW-BTC", 1, t0)
+    assert recent.first_time("KRW-ETH", 1, t0)  # ids are per market
+    for minute in range(1, 31):
+        assert recent.first_time("KRW-BTC", 100 + minute, t0 + timedelta(minutes=minute))
+    assert len(recent) == 16  # minutes 15..30
+    assert ("KRW-BTC", 1) not in recent and ("KRW-BTC", 115) in recent
+    assert recent.horizon == t0 + timedelta(minutes=15)
 
 
 async def test_steady_run_stores_trades_and_quotes(db: str, tmp_path: Path) -> None:
