@@ -75,7 +75,7 @@ def rest_trades(market: str, body: Any, recv_ts: datetime) -> list[Row]:
 
 
 def orderbook_top(payload: dict[str, Any], recv_ts: datetime) -> Row:
-    """WebSocket `orderbook` -> quotes row of the best level (seq = message timestamp in ms).
+    """WebSocket `orderbook` -> quotes row of the best level (seq = message timestamp in ms; see SnapshotSeq).
 
     The code may carry a depth suffix (`KRW-BTC.5`), which is not part of the market.
     """
@@ -98,3 +98,28 @@ def orderbook_top(payload: dict[str, Any], recv_ts: datetime) -> Row:
         num(field(best, "ask_price"), "ask_price"),
         num(field(best, "ask_size"), "ask_size"),
     )
+
+
+class SnapshotSeq:
+    """Sequence numbers for Upbit order-book snapshots, which carry only a millisecond timestamp.
+
+    Several different snapshots can share one millisecond; keyed by the timestamp alone, all but the
+    first would be dropped by the natural key although the live bars saw them. Each distinct top of book
+    within a millisecond gets `seq = ts_ms * 1000 + k` (k in arrival order); a repeated frame (the same
+    content in the same millisecond) gets the same seq again, so duplicates are still absorbed.
+    """
+
+    def __init__(self) -> None:
+        self._ms: dict[str, int] = {}
+        self._seen: dict[str, list[tuple[Any, ...]]] = {}
+
+    def number(self, row: Row) -> Row:
+        """`row` (from `orderbook_top`) with its seq made unique within the millisecond."""
+        market, ts_ms, content = row[1], int(row[2]), tuple(row[5:])
+        if self._ms.get(market) != ts_ms:
+            self._ms[market] = ts_ms
+            self._seen[market] = []
+        seen = self._seen[market]
+        if content not in seen:
+            seen.append(content)
+        return (*row[:2], ts_ms * 1000 + seen.index(content), *row[3:])

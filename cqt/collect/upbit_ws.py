@@ -113,6 +113,7 @@ class UpbitWsCollector:
         self.messages: Counter[str] = Counter()
         self.last_event_ms: dict[str, int] = {}
         self.seen = RecentTrades(DEDUP_WINDOW)
+        self._snapshot_seq = up.SnapshotSeq()
         self._ws_first: dict[str, datetime] = {}
         self._ws_newest: dict[str, datetime] = {}
         self._compared_to: dict[str, datetime] = {}
@@ -203,8 +204,8 @@ class UpbitWsCollector:
             self.last_event_ms[stream] = dt_to_ms(row[3])
             self._on_ws_trade(row)
         elif stream == "orderbook":
-            quote = up.orderbook_top(payload, recv_ts)
-            self.last_event_ms[stream] = quote[2]
+            quote = self._snapshot_seq.number(up.orderbook_top(payload, recv_ts))
+            self.last_event_ms[stream] = dt_to_ms(quote[3])
             self.sink("quotes", [quote])
         elif stream == "ticker":
             self.last_event_ms[stream] = integer(field(payload, "timestamp"), "timestamp")

@@ -242,3 +242,15 @@ def test_coinglass_series_use_bucket_end_and_accept_strings_and_numbers() -> Non
 def test_malformed_payloads_raise_malformed_frame(parse, payload, message) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(MalformedFrame, match=message):
         parse(payload, RECV)
+
+
+def test_snapshot_seq_keeps_distinct_books_of_one_millisecond_and_absorbs_repeats() -> None:
+    from datetime import UTC, datetime
+
+    from cqt.collect.upbit_parse import SnapshotSeq
+
+    now = datetime.now(UTC)
+    book = lambda ms, bid: ("upbit", "KRW-BTC", ms, now, now, bid, 1.0, bid + 1000, 2.0)  # noqa: E731
+    seq = SnapshotSeq()
+    numbered = [seq.number(r)[2] for r in (book(5, 100.0), book(5, 101.0), book(5, 100.0), book(6, 100.0))]
+    assert numbered == [5000, 5001, 5000, 6000]

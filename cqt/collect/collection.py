@@ -1,0 +1,171 @@
+"""Everything that collects, wired together: venues -> (bars, gap ledger) -> storage writer.
+
+    collection = Collection(settings, conninfo, spool_dir)
+    await collection.start()                       # writer, shared HTTP session, collectors
+    tasks = {c.name: asyncio.create_task(c.run()) for c in collection.components}
+    ...
+    await collection.shutdown(tasks)               # intake, gap fills, bars, repairs, writer
+
+The bot supervises `components` one by one (restart with backoff); tests run them directly. Every
+collector writes through one sink: `BarFeed.tee(writer.put)`, so trades and quotes also become bars.
+Shutdown order matters for "nothing lost": intake stops first, then in-flight gap fills finish, then the
+aggregators flush their open bars, then bar repairs run, then the writer flushes and (if PostgreSQL is
+away) spools.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from cqt.collect.bar_feed import BarFeed
+from cqt.collect.bar_repair import BarRepair
+from cqt.collect.binance_gaps import BinanceGapFiller
+from cqt.collect.binance_poll import BinancePoller
+from cqt.collect.binance_rest import BinanceRest
+from cqt.collect.binance_ws import BinanceWsCollector
+from cqt.collect.coinglass_poll import CoinglassPoller, CoinglassTarget
+from cqt.collect.gap_ledger import GapLedger
+from cqt.collect.upbit_ws import UpbitWsCollector
+from cqt.config import Settings
+from cqt.store.spool import Spool
+from cqt.store.writer import Writer
+
+log = logging.getLogger(__name__)
+
+VENUES = ("upbit", "binance", "binance_rest", "coinglass")
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Knobs with production defaults; tests shorten them (e.g. the 24 h rotation)."""
+
+    venues: tuple[str, ...] = VENUES
+    stall_timeout_s: float = 30.0
+    binance_rotate_after_s: float = 23 * 3600 + 50 * 60
+    gap_grace_ms: int = 2_000
+    bar_grace_ms: int = 2_000
+    bar_lateness_ms: int = 30_000
+    upbit_compare_every_s: float = 10.0
+    binance_fast_every_s: float = 10.0
+    binance_period_every_s: float = 60.0
+    write_latency_s: float = 0.25
+    spool_max_bytes: int = 2 * 1024**3
+
+
+@dataclass
+class Component:
+    """One supervised unit: `run()` until `request_stop()`; a supervisor restarts it if it fails."""
+
+    name: str
+    run: Callable[[], Coroutine[Any, Any, None]]
+    stop: Callable[[], None]
+    intake: bool = True  # stopped first at shutdown
+    stop_requested: bool = False
+
+    def request_stop(self) -> None:
+        """Ask the component to return from `run()` (a return after this is not a failure)."""
+        self.stop_requested = True
+        self.stop()
+
+
+@dataclass
+class Collection:
+    """Collectors, bar pipeline, gap ledger and writer for one process."""
+
+    settings: Settings
+    conninfo: str
+    spool_dir: Path
+    tuning: Tuning = field(default_factory=Tuning)
+
+    def __post_init__(self) -> None:
+        t = self.tuning
+        unknown = set(t.venues) - set(VENUES)
+        if unknown:
+            raise ValueError(f"unknown venues {sorted(unknown)}; known: {', '.join(VENUES)}")
+        self.writer = Writer(
+            self.conninfo, Spool(self.spool_dir, t.spool_max_bytes), max_latency_s=t.write_latency_s
+        )
+        self.bars = BarFeed(self.writer.put, grace_ms=t.bar_grace_ms, lateness_ms=t.bar_lateness_ms)
+        self.sink = self.bars.tee(self.writer.put)
+        self.ledger = GapLedger(self.sink)
+        self.repair = BarRepair(self.conninfo, self.bars, self.writer)
+        self.ledger.on_close(self.repair.schedule)
+        self.components: list[Component] = []
+        self.upbit: UpbitWsCollector | None = None
+        self.binance: BinanceWsCollector | None = None
+        self.binance_poller: BinancePoller | None = None
+        self.coinglass: CoinglassPoller | None = None
+        self.gap_filler: BinanceGapFiller | None = None
+        self._http: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        """Start the writer and build the collectors of the enabled venues."""
+        s, t = self.settings, self.tuning
+        await self.writer.start()
+        self._http = aiohttp.ClientSession()
+        rest = BinanceRest(self._http, s.binance_rest_url)
+        self.gap_filler = BinanceGapFiller(rest, self.sink, self.ledger)
+        comps = self.components
+        if "upbit" in t.venues:
+            self.upbit = UpbitWsCollector(
+                s.upbit_ws_url, s.upbit_rest_url, list(s.upbit_markets), self.sink, self.ledger,
+                stall_timeout_s=t.stall_timeout_s, compare_every_s=t.upbit_compare_every_s,
+                gap_grace_ms=t.gap_grace_ms,
+            )  # fmt: skip
+            comps.append(Component("upbit-ws", self.upbit.run, self.upbit.stop))
+        if "binance" in t.venues:
+            self.binance = BinanceWsCollector(
+                s.binance_ws_market_url, s.binance_ws_public_url, list(s.binance_symbols), self.sink,
+                self.gap_filler.on_gap, rotate_after_s=t.binance_rotate_after_s,
+                stall_timeout_s=t.stall_timeout_s, gap_grace_ms=t.gap_grace_ms,
+            )  # fmt: skip
+            comps.append(Component("binance-ws", self.binance.run, self.binance.stop))
+        if "binance_rest" in t.venues:
+            self.binance_poller = BinancePoller(
+                rest, list(s.binance_symbols), self.sink,
+                fast_every_s=t.binance_fast_every_s, period_every_s=t.binance_period_every_s,
+            )  # fmt: skip
+            comps.append(Component("binance-rest", self.binance_poller.run, self.binance_poller.stop))
+        if "coinglass" in t.venues:
+            target = CoinglassTarget(
+                s.coinglass_coin, s.coinglass_pair, s.coinglass_exchange, s.coinglass_interval
+            )
+            self.coinglass = CoinglassPoller(
+                s.coinglass_rest_url, s.coinglass_api_key.get_secret_value(), target, self.sink,
+                enabled=s.coinglass_enabled, period_s=s.coinglass_poll_s,
+            )  # fmt: skip
+            comps.append(Component("coinglass", self.coinglass.run, self.coinglass.stop))
+        comps.append(Component("bars", self.bars.run, self.bars.stop, intake=False))
+        comps.append(Component("bar-repair", self.repair.run, self.repair.stop, intake=False))
+
+    async def shutdown(self, tasks: dict[str, asyncio.Task[None]]) -> None:
+        """Stop in the order that loses nothing; `tasks` maps component names to their running tasks."""
+        await self._stop_and_wait(tasks, intake=True)
+        if self.gap_filler is not None:
+            await self.gap_filler.drain()  # fills sink trades: the bar feed must still be running
+        await self._stop_and_wait(tasks, intake=False)
+        self.bars.flush()
+        await self.repair.work(all_pending=True)
+        await self.writer.stop()
+        if self._http is not None:
+            await self._http.close()
+
+    async def _stop_and_wait(self, tasks: dict[str, asyncio.Task[None]], *, intake: bool) -> None:
+        chosen = [c for c in self.components if c.intake is intake]
+        for comp in chosen:
+            comp.request_stop()
+        await asyncio.gather(*(tasks[c.name] for c in chosen if c.name in tasks), return_exceptions=True)
+
+    async def run(self, until: asyncio.Event) -> None:
+        """Start, run every component until `until` is set, shut down (tests and simple tools)."""
+        await self.start()
+        tasks = {c.name: asyncio.create_task(c.run(), name=c.name) for c in self.components}
+        await until.wait()
+        await self.shutdown(tasks)
