@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import psycopg
 import pytest
+from psycopg import sql
 
 from cqt.bars import Quotes, trade_bars
 from cqt.collect.collection import Collection, Tuning
@@ -93,11 +94,10 @@ def assert_bars_match(
     """market_1s == the batch kernel over the stored trades (and quotes), second by second."""
     with psycopg.connect(conninfo) as conn:
         ref = batch_bars(conn, exchange, symbol)
-        cols = ", ".join(fields)
-        rows = conn.execute(
-            f"SELECT ts, {cols} FROM market_1s WHERE exchange = %s AND symbol = %s ORDER BY ts",
-            (exchange, symbol),
-        ).fetchall()
+        query = sql.SQL("SELECT ts, {} FROM market_1s WHERE exchange = %s AND symbol = %s ORDER BY ts").format(
+            sql.SQL(", ").join(map(sql.Identifier, fields))
+        )
+        rows = conn.execute(query, (exchange, symbol)).fetchall()
     assert [dt_to_ms(r[0]) for r in rows] == ref["ts"].tolist(), "bar seconds differ from the batch kernel"
     for i, row in enumerate(rows):
         for name, have in zip(fields, row[1:], strict=True):
