@@ -94,9 +94,9 @@ def assert_bars_match(
     """market_1s == the batch kernel over the stored trades (and quotes), second by second."""
     with psycopg.connect(conninfo) as conn:
         ref = batch_bars(conn, exchange, symbol)
-        query = sql.SQL("SELECT ts, {} FROM market_1s WHERE exchange = %s AND symbol = %s ORDER BY ts").format(
-            sql.SQL(", ").join(map(sql.Identifier, fields))
-        )
+        query = sql.SQL(
+            "SELECT ts, {} FROM market_1s WHERE exchange = %s AND symbol = %s ORDER BY ts"
+        ).format(sql.SQL(", ").join(map(sql.Identifier, fields)))
         rows = conn.execute(query, (exchange, symbol)).fetchall()
     assert [dt_to_ms(r[0]) for r in rows] == ref["ts"].tolist(), "bar seconds differ from the batch kernel"
     for i, row in enumerate(rows):
