@@ -19,6 +19,7 @@ import logging
 import random
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
@@ -83,8 +84,13 @@ class Writer:
         max_batch_rows: int = 20_000,
         max_latency_s: float = 0.25,
         reconnect_max_s: float = 5.0,
+        on_commit: Callable[[Batch, float], None] | None = None,
     ) -> None:
         self._conninfo = conninfo
+        # Called with each committed batch and the wall time (time.time()) right after its commit, so
+        # benchmarks and monitors can measure event->commit latency; it runs on the writer task: keep it
+        # cheap and do not raise.
+        self.on_commit = on_commit
         self.spool = spool
         self.max_batch_rows = max_batch_rows
         self.max_latency_s = max_latency_s
@@ -245,6 +251,8 @@ class Writer:
                     await cur.execute(_insert_statement(spec))
                     inserted += max(cur.rowcount, 0)
                 rows_total += len(rows)
+        if self.on_commit is not None:
+            self.on_commit(batch, time.time())
         elapsed = time.perf_counter() - started
         m = self.metrics
         m.batches_written += 1
