@@ -98,6 +98,13 @@ class Settings(BaseSettings):
     )
     coinglass_poll_s: float = Field(default=60.0, ge=5.0, le=86_400.0)
 
+    # --- the bot ----------------------------------------------------------------------------------
+    spool_dir: Path = Field(
+        default=Path("data/spool"), description="On-disk spool used while PostgreSQL is away."
+    )
+    metrics_port: int = Field(default=9108, ge=0, le=65_535, description="Prometheus /metrics on 127.0.0.1.")
+    log_dir: Path = Field(default=Path("logs"), description="Where the bot writes its rotating bot.log.")
+
     # --- logging ----------------------------------------------------------------------------------
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
 

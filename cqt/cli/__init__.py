@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import typer
 
+from cqt.cli import bot as bot_cli
 from cqt.cli import db as db_cli
 from cqt.cli import env as env_cli
 from cqt.sim import cli as sim_cli
@@ -27,6 +28,9 @@ app.add_typer(db_cli.app, name="db")
 app.add_typer(env_cli.app, name="env")
 # subcommands owned by other modules register here
 app.command("sim", help="Run the local exchange simulator.")(sim_cli.sim)
+app.command("bot", help="Run the bot: collectors, bars, predictor, settler (same as python -m cqt.bot).")(
+    bot_cli.bot
+)
 
 
 @app.command("version")

@@ -1,0 +1,1 @@
+"""`python -m cqt.bot`: the supervised collection, bar, prediction and settlement process (see daemon)."""

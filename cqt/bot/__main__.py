@@ -1,0 +1,3 @@
+from cqt.cli.bot import main
+
+main()

@@ -1,0 +1,235 @@
+"""The bot process: collectors, bars, predictor and settler under one supervisor, one run row.
+
+Start: settings -> (sim) -> database (embedded unless DB_URL) and migrations -> shard locks and the
+`bot_runs` row -> writer and collectors -> metrics server. Stop causes: `duration` (the `--duration`
+elapsed), `signal` (SIGINT/SIGTERM), `lost` (the shard locks were lost after a database outage),
+`crash` (an error outside the supervised tasks, recorded with the exception). Shutdown stops intake
+first, then flushes gap fills, bars, repairs, the writer and the spool, then closes the run row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+import psycopg
+from pydantic import SecretStr
+
+from cqt.bot.metrics import BotCollector, MetricsServer, PredictionProbe
+from cqt.bot.predict_loop import PredictionLoop
+from cqt.bot.run_record import AlreadyRunning, RunLost, RunRecord, shard_keys
+from cqt.bot.status_log import StatusLog
+from cqt.bot.supervisor import Supervisor
+from cqt.collect.collection import Collection, Component, Tuning
+from cqt.config import Settings
+from cqt.db.connect import resolve
+from cqt.db.migrate import migrate
+from cqt.labels import DynamicThreshold
+from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
+
+log = logging.getLogger("cqt.bot")
+
+SOURCES = ("live", "sim")
+LIVE_HORIZON_S = 120
+# A `--source sim --duration 120` demonstration must show settled predictions: H = 120 s could not settle
+# within the run, so the simulator's default horizon is 30 s (override with --horizon).
+SIM_HORIZON_S = 30
+
+
+class StartError(RuntimeError):
+    """The bot could not start (exit 2); the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class BotOptions:
+    """Command-line choices of one run."""
+
+    source: str = "live"
+    duration_s: float | None = None
+    symbols: tuple[str, ...] = ()
+    kill_task: tuple[str, float] | None = None  # test hook: (component, seconds after start)
+    sim_rate: float = 300.0
+    horizon_s: int | None = None  # None: 120 s live (DESIGN §4), SIM_HORIZON_S with the simulator
+
+    @property
+    def horizon(self) -> int:
+        """The label horizon H of this run's predictions."""
+        if self.horizon_s is not None:
+            return self.horizon_s
+        return SIM_HORIZON_S if self.source == "sim" else LIVE_HORIZON_S
+
+    @property
+    def threshold(self) -> DynamicThreshold:
+        """The dynamic r_t of DESIGN §4; with the simulator it needs fewer returns to start, so a two-minute
+        demo run predicts from about 20 s on and settles within the run."""
+        return DynamicThreshold(min_returns=20) if self.source == "sim" else DynamicThreshold()
+
+
+def upbit_market(symbol: str) -> str:
+    """Binance `BTCUSDT` -> Upbit `KRW-BTC` (the same coin on the Korean venue)."""
+    return f"KRW-{symbol.removesuffix('USDT')}"
+
+
+def effective_settings(settings: Settings, opts: BotOptions) -> Settings:
+    """Settings with `--symbols` applied (Binance symbols and their Upbit markets)."""
+    if not opts.symbols:
+        return settings
+    symbols = [s.upper() for s in opts.symbols]
+    return settings.model_validate(
+        {
+            **settings.model_dump(),
+            "binance_symbols": symbols,
+            "upbit_markets": [upbit_market(s) for s in symbols],
+        }
+    )
+
+
+@contextlib.contextmanager
+def source_settings(settings: Settings, opts: BotOptions) -> Iterator[Settings]:
+    """For `--source sim`, a simulator in its own thread and settings pointing at it."""
+    if opts.source == "live":
+        yield settings
+        return
+    cfg = SimConfig(
+        rate=opts.sim_rate,
+        binance_symbols=tuple(settings.binance_symbols),
+        upbit_symbols=tuple(settings.upbit_markets),
+    )
+    with SimServer.in_thread(cfg) as sim:
+        urls = {k.lower(): v for k, v in sim.urls.as_env().items()}
+        log.info("simulator up: %s", ", ".join(f"{k}={v}" for k, v in sorted(urls.items())))
+        yield settings.model_copy(update={**urls, "coinglass_api_key": SecretStr(SIM_COINGLASS_KEY)})
+
+
+def setup_file_log(log_dir: Path) -> Path:
+    """Add the rotating `bot.log` next to the stderr log."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / "bot.log"
+    handler = RotatingFileHandler(path, maxBytes=10 * 1024**2, backupCount=5, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    return path
+
+
+def prepare_database(settings: Settings) -> tuple[str, str]:
+    """(conninfo, display) of the database, migrated; StartError if it cannot be reached."""
+    try:
+        target = resolve(settings)
+        with psycopg.connect(target.conninfo, autocommit=True) as conn:
+            migrate(conn)
+    except (psycopg.Error, RuntimeError) as exc:
+        raise StartError(
+            f"database not reachable ({str(exc).strip().splitlines()[0]}); check DB_URL or run `cqt db check`"
+        ) from exc
+    return target.conninfo, target.display
+
+
+class Bot:
+    """One run of the bot."""
+
+    def __init__(self, settings: Settings, opts: BotOptions, conninfo: str) -> None:
+        self.settings = settings
+        self.opts = opts
+        self.conninfo = conninfo
+        self.record = RunRecord(
+            conninfo, opts.source, list(settings.binance_symbols),
+            shard_keys(opts.source, settings.binance_symbols, settings.upbit_markets),
+        )  # fmt: skip
+        self.collection = Collection(settings, conninfo, settings.spool_dir, Tuning())
+        self.supervisor = Supervisor(self.record.event)
+        self.probe = PredictionProbe()
+        self.metrics: MetricsServer | None = None
+        self.stop_cause = "crash"
+        self.stop_detail = ""
+        self._stop = asyncio.Event()
+
+    def request_stop(self, cause: str, detail: str = "") -> None:
+        """First cause wins."""
+        if not self._stop.is_set():
+            self.stop_cause, self.stop_detail = cause, detail
+            self._stop.set()
+
+    async def run(self) -> int:
+        """Run until a stop cause; returns the process exit code."""
+        try:
+            run_id = await self.record.open()
+        except AlreadyRunning as exc:
+            raise StartError(str(exc)) from None
+        started = time.monotonic()
+        heartbeat = asyncio.create_task(self.record.heartbeat(), name="heartbeat")
+        try:
+            await self._start(run_id)
+            await self._wait_for_stop(heartbeat, started)
+            await self.collection.shutdown(self.supervisor.tasks)
+        except Exception as exc:  # recorded as the run's crash, then re-raised for the exit code
+            self.request_stop("crash", "".join(traceback.format_exception(exc))[-2000:])
+            log.exception("bot crashed")
+            raise
+        finally:
+            self.record.stop()
+            with contextlib.suppress(RunLost, psycopg.Error):
+                await heartbeat
+            await self.record.close(self.stop_cause, self.stop_detail)
+            if self.metrics is not None:
+                self.metrics.close()
+            log.info("run %d stopped: %s %s", run_id, self.stop_cause, self.stop_detail)
+        return 0
+
+    async def _start(self, run_id: int) -> None:
+        s, col = self.settings, self.collection
+        await col.start()
+        markets = {b: upbit_market(b) for b in s.binance_symbols if upbit_market(b) in s.upbit_markets}
+        predictor = PredictionLoop(
+            self.conninfo, list(s.binance_symbols), markets, self.probe,
+            horizon_s=self.opts.horizon, threshold=self.opts.threshold,
+        )  # fmt: skip
+        status = StatusLog(col)
+        col.components += [
+            Component("predictor", predictor.run, predictor.stop),
+            Component("status-log", status.run, status.stop),
+        ]
+        for comp in col.components:
+            self.supervisor.start(comp)
+        self.metrics = MetricsServer(BotCollector(col, self.supervisor, self.probe), s.metrics_port)
+        log.info(
+            "run %d: source %s, Binance %s, Upbit %s, metrics http://127.0.0.1:%d/metrics, components %s",
+            run_id, self.opts.source, ",".join(s.binance_symbols), ",".join(s.upbit_markets), self.metrics.port,
+            ", ".join(c.name for c in col.components),
+        )  # fmt: skip
+
+    async def _wait_for_stop(self, heartbeat: asyncio.Task[None], started: float) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.request_stop, "signal", signal.Signals(sig).name)
+        waits = [asyncio.create_task(self._stop.wait()), heartbeat]
+        if self.opts.duration_s is not None:
+            waits.append(asyncio.create_task(self._after(self.opts.duration_s, "duration")))
+        if self.opts.kill_task is not None:
+            waits.append(asyncio.create_task(self._kill_later(*self.opts.kill_task)))
+        done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        if heartbeat in done and heartbeat.exception() is not None:
+            self.request_stop("lost", str(heartbeat.exception()))
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        for task in waits:
+            if task is not heartbeat:
+                task.cancel()
+        log.info("stopping after %.0fs: %s %s", time.monotonic() - started, self.stop_cause, self.stop_detail)
+
+    async def _after(self, seconds: float, cause: str) -> None:
+        await asyncio.sleep(seconds)
+        self.request_stop(cause, f"{seconds:g}s elapsed")
+
+    async def _kill_later(self, component: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        if self.supervisor.kill(component):
+            log.warning("test hook: killed %s", component)
+        await self._stop.wait()

@@ -1,0 +1,103 @@
+"""Predict every `every_s` seconds on the bar grid, and settle what has come due.
+
+The loop wakes at each grid instant `t0` (a multiple of `every_s` on the wall clock, which is the clock
+`recv_ts` is stamped with) and predicts as of `t0`: the features read only rows with `ts <= t0` and
+`recv_ts <= t0` (DESIGN §2), so the prediction is exactly what could have been known then, typically
+from a bar a few seconds old (the bar ending at `t0` is still open for late trades). A cycle that ran
+late still predicts as of its grid instant; one more than `max_catch_up` instants behind skips ahead
+(logged) instead of stacking work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from cqt.bot.metrics import PredictionProbe
+from cqt.collect.rows import ms_to_dt
+from cqt.labels import DynamicThreshold
+from cqt.predict.predictor import predict_sync, write_predictions
+from cqt.predict.settle import settle
+
+log = logging.getLogger(__name__)
+
+
+class PredictionLoop:
+    """The predictor and the settler of the bot."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        symbols: Sequence[str],
+        upbit_markets: Mapping[str, str],
+        probe: PredictionProbe,
+        *,
+        every_s: int = 5,
+        horizon_s: int = 120,
+        threshold: DynamicThreshold | None = None,
+        max_catch_up: int = 3,
+    ) -> None:
+        self.conninfo = conninfo
+        self.symbols = list(symbols)
+        self.upbit_markets = dict(upbit_markets)
+        self.probe = probe
+        self.every_s = every_s
+        self.horizon_s = horizon_s
+        self.threshold = threshold
+        self.max_catch_up = max_catch_up
+        self._conn: psycopg.Connection[Any] | None = None
+        self._stop = asyncio.Event()
+
+    async def run(self) -> None:
+        """Until `stop()`: sleep to the next grid instant, predict as of it, settle."""
+        step_ms = self.every_s * 1000
+        next_ms = (time.time_ns() // 1_000_000 // step_ms + 1) * step_ms
+        try:
+            while not self._stop.is_set():
+                delay = next_ms / 1000 - time.time()
+                if delay > 0:
+                    try:
+                        await asyncio.wait_for(self._stop.wait(), timeout=delay)
+                        break
+                    except TimeoutError:
+                        pass
+                now_ms = time.time_ns() // 1_000_000
+                behind = (now_ms - next_ms) // step_ms
+                if behind > self.max_catch_up:
+                    log.warning("prediction loop %d grid steps behind; skipping to now", behind)
+                    next_ms += behind * step_ms
+                await asyncio.to_thread(self._cycle, ms_to_dt(next_ms))
+                next_ms += step_ms
+        finally:
+            await asyncio.to_thread(self._close)
+
+    def _cycle(self, t0: datetime) -> None:
+        conn = self._connection()
+        preds = predict_sync(
+            conn, self.symbols, t0, horizon_s=self.horizon_s, threshold=self.threshold,
+            upbit_markets=self.upbit_markets,
+        )  # fmt: skip
+        written = write_predictions(conn, preds)
+        self.probe.predictions += written
+        if preds:
+            self.probe.last_t0 = t0
+        self.probe.settled += settle(conn, ms_to_dt(time.time_ns() // 1_000_000))
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = psycopg.connect(self.conninfo, autocommit=True)
+        return self._conn
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def stop(self) -> None:
+        self._stop.set()

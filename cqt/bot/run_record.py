@@ -1,0 +1,173 @@
+"""The bot's run in the database: the single-instance locks, the `bot_runs` row and its events.
+
+One PostgreSQL advisory lock per shard `(venue, symbol)` (DESIGN §8) is taken on a dedicated connection
+that lives as long as the run; a second bot for any of the same shards on the same database is refused
+with the holder's pid, host and run id. The same connection writes the heartbeat every `heartbeat_s`.
+If PostgreSQL goes away the locks go with the session: the heartbeat loop reconnects and takes them
+again; if another process got them meanwhile, the run ends with stop cause `lost`.
+
+Task events (crash, restart) are queued in memory and written with the next heartbeat, so an event that
+happens while PostgreSQL is down is written when it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+import cqt
+
+log = logging.getLogger(__name__)
+
+
+class AlreadyRunning(RuntimeError):
+    """Another bot holds a shard lock on this database."""
+
+
+class RunLost(RuntimeError):
+    """The shard locks were lost to another process after a database outage."""
+
+
+def shard_keys(source: str, binance_symbols: Sequence[str], upbit_markets: Sequence[str]) -> list[str]:
+    """Lock names of the shards a bot collects; `source` keeps a sim bot from blocking a live one."""
+    return [f"cqt:{source}:binance:{s}" for s in binance_symbols] + [
+        f"cqt:{source}:upbit:{m}" for m in upbit_markets
+    ]
+
+
+class RunRecord:
+    """Owns the run's locks, its `bot_runs` row and the heartbeat."""
+
+    def __init__(
+        self, conninfo: str, source: str, symbols: list[str], shards: list[str], *, heartbeat_s: float = 5.0
+    ) -> None:
+        self.conninfo = conninfo
+        self.source = source
+        self.symbols = symbols
+        self.shards = shards
+        self.heartbeat_s = heartbeat_s
+        self.run_id: int | None = None
+        self.events: list[tuple[datetime, str, str, str]] = []
+        self.heartbeats = 0
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._stop = asyncio.Event()
+
+    async def open(self) -> int:
+        """Take every shard lock and insert the run row; AlreadyRunning if a lock is held elsewhere."""
+        self._conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+        if not await self._lock_all(self._conn):
+            holder = await self._holder(self._conn)
+            await self._conn.close()
+            raise AlreadyRunning(holder)
+        cur = await self._conn.execute(
+            "INSERT INTO bot_runs (source, symbols, host, pid, version) VALUES (%s, %s, %s, %s, %s)"
+            " RETURNING run_id",
+            (self.source, self.symbols, socket.gethostname(), os.getpid(), cqt.__version__),
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        self.run_id = int(row[0])
+        return self.run_id
+
+    async def _lock_all(self, conn: psycopg.AsyncConnection[Any]) -> bool:
+        for key in self.shards:
+            cur = await conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,))
+            got = await cur.fetchone()
+            if not (got and got[0]):
+                await conn.execute("SELECT pg_advisory_unlock_all()")
+                return False
+        return True
+
+    async def _holder(self, conn: psycopg.AsyncConnection[Any]) -> str:
+        cur = await conn.execute(
+            "SELECT run_id, pid, host, started_at, heartbeat_at FROM bot_runs"
+            " WHERE stopped_at IS NULL AND source = %s ORDER BY heartbeat_at DESC LIMIT 1",
+            (self.source,),
+        )
+        row = await cur.fetchone()
+        shards = ", ".join(k.split(":", 2)[2] for k in self.shards)
+        if row is None:
+            return f"another process holds a collection lock for {shards} on this database"
+        return (
+            f"another cqt bot is already collecting ({shards}) on this database: run {row[0]}, pid {row[1]}"
+            f" on {row[2]}, started {row[3]:%Y-%m-%d %H:%M:%S} UTC, last heartbeat {row[4]:%H:%M:%S} UTC;"
+            " stop it first (SIGTERM) or use other symbols"
+        )
+
+    def event(self, component: str, kind: str, detail: str) -> None:
+        """Queue a task event for the next heartbeat."""
+        self.events.append((datetime.now(UTC), component, kind, detail[:2000]))
+
+    async def heartbeat(self) -> None:
+        """Every `heartbeat_s` until `stop()`: heartbeat + queued events; re-lock after an outage."""
+        while not self._stop.is_set():
+            try:
+                await self._beat()
+            except psycopg.OperationalError as exc:
+                log.warning("heartbeat: PostgreSQL unavailable (%s)", str(exc).strip().splitlines()[0])
+                await self._drop_conn()
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=self.heartbeat_s)
+            except TimeoutError:
+                pass
+
+    async def _beat(self) -> None:
+        if self._conn is None or self._conn.closed:
+            conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+            if not await self._lock_all(conn):
+                await conn.close()
+                raise RunLost(
+                    "the collection locks were taken by another process while PostgreSQL was unavailable"
+                )
+            self._conn = conn
+            log.info("heartbeat: reconnected and re-took the collection locks")
+        await self._conn.execute("UPDATE bot_runs SET heartbeat_at = now() WHERE run_id = %s", (self.run_id,))
+        self.heartbeats += 1
+        if self.events:
+            pending, self.events = self.events, []
+            try:
+                async with self._conn.cursor() as cur:
+                    await cur.executemany(
+                        "INSERT INTO bot_events (run_id, ts, component, kind, detail) VALUES (%s, %s, %s, %s, %s)",
+                        [(self.run_id, *e) for e in pending],
+                    )
+            except psycopg.OperationalError:
+                self.events = pending + self.events
+                raise
+
+    async def _drop_conn(self) -> None:
+        if self._conn is not None:
+            try:
+                await self._conn.close()
+            except psycopg.Error:
+                pass
+        self._conn = None
+
+    def stop(self) -> None:
+        """End the heartbeat loop."""
+        self._stop.set()
+
+    async def close(self, cause: str, detail: str = "") -> None:
+        """Write the last events and the stop (time, cause, detail); release the locks."""
+        for attempt in range(10):
+            try:
+                await self._beat()
+                assert self._conn is not None
+                await self._conn.execute(
+                    "UPDATE bot_runs SET stopped_at = now(), heartbeat_at = now(), stop_cause = %s,"
+                    " stop_detail = %s WHERE run_id = %s",
+                    (cause, detail[:2000] or None, self.run_id),
+                )
+                break
+            except (psycopg.OperationalError, RunLost) as exc:
+                log.warning("could not close run %s yet (%s); retry %d", self.run_id, exc, attempt + 1)
+                await self._drop_conn()
+                await asyncio.sleep(1.0)
+        await self._drop_conn()

@@ -1,0 +1,89 @@
+"""`python -m cqt.bot` and `cqt bot`: run the bot (exit 0 after a clean stop, 1 on a crash, 2 if it
+could not start: bad settings, database unreachable, another bot already collecting the same shards)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+import typer
+
+from cqt.bot.daemon import (
+    SOURCES,
+    Bot,
+    BotOptions,
+    StartError,
+    effective_settings,
+    prepare_database,
+    setup_file_log,
+    source_settings,
+)
+from cqt.cli.common import fail, settings_or_exit
+
+log = logging.getLogger("cqt.bot")
+
+
+def _kill_spec(spec: str | None) -> tuple[str, float] | None:
+    if spec is None:
+        return None
+    name, _, seconds = spec.partition("@")
+    try:
+        return name, float(seconds)
+    except ValueError:
+        fail(f"--kill-task expects COMPONENT@SECONDS, e.g. binance-ws@20, got {spec!r}")
+
+
+def bot(
+    source: Annotated[
+        str, typer.Option(help="live: the real venues; sim: start the local simulator in-process.")
+    ] = "live",
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: run until signalled).", min=1)
+    ] = None,
+    symbols: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated Binance symbols (Upbit markets follow: BTCUSDT -> KRW-BTC)."),
+    ] = None,
+    sim_rate: Annotated[
+        float, typer.Option(help="--source sim: market-data messages per second.", min=1)
+    ] = 300.0,
+    horizon: Annotated[
+        int | None,
+        typer.Option(help="Label horizon H in seconds (default 120; 30 with --source sim).", min=1),
+    ] = None,
+    kill_task: Annotated[str | None, typer.Option(hidden=True, help="Test hook: COMPONENT@SECONDS.")] = None,
+) -> None:
+    """Collect, build bars, predict and settle until stopped (SIGINT/SIGTERM) or --duration elapses."""
+    if source not in SOURCES:
+        fail(f"--source must be one of {', '.join(SOURCES)}, got {source!r}")
+    opts = BotOptions(
+        source=source,
+        duration_s=duration,
+        symbols=tuple(s.strip() for s in symbols.split(",") if s.strip()) if symbols else (),
+        kill_task=_kill_spec(kill_task),
+        sim_rate=sim_rate,
+        horizon_s=horizon,
+    )
+    settings = settings_or_exit()
+    try:
+        settings = effective_settings(settings, opts)
+    except ValueError as exc:
+        fail(f"--symbols: {exc}")
+    log_path = setup_file_log(settings.log_dir)
+    try:
+        with source_settings(settings, opts) as run_settings:
+            conninfo, display = prepare_database(run_settings)
+            log.info("database: %s; log file: %s", display, log_path)
+            code = asyncio.run(Bot(run_settings, opts, conninfo).run())
+    except StartError as exc:
+        fail(f"bot not started: {exc}")
+    except Exception as exc:
+        log.critical("bot crashed: %r", exc)
+        raise typer.Exit(1) from exc
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    """Entry point of `python -m cqt.bot`."""
+    typer.run(bot)

@@ -1,0 +1,159 @@
+"""The bot as a process (`python -m cqt.bot`) against the simulator and a real PostgreSQL.
+
+One bounded `--source sim` run checks the evidence a run leaves (trades, hole-free bars, predictions
+every 5 s, settled predictions, a complete bot_runs row), the metrics endpoint, the single-instance lock
+and a killed task's restart. A second run uses `--source live` with the venue URLs pointed at a simulator
+in this test process, so the simulator's own record of what it sent is the reference for "SIGTERM
+mid-run loses no row".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
+
+METRICS_URL = re.compile(r"metrics (http://127\.0\.0\.1:\d+/metrics)")
+
+
+def bot_env(tmp_path: Path, db: str, **extra: str) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DB_", "COINGLASS_", "UPBIT_", "BINANCE_"))
+    }
+    env.update(DB_URL=db, METRICS_PORT="0", SPOOL_DIR=str(tmp_path / "spool"), LOG_DIR=str(tmp_path / "logs"),
+               BINANCE_SYMBOLS="BTCUSDT", UPBIT_MARKETS="KRW-BTC", **extra)  # fmt: skip
+    return env
+
+
+def start_bot(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cqt.bot", *args], cwd=tmp_path, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def wait_for_log(path: Path, pattern: re.Pattern[str], timeout_s: float = 30.0) -> re.Match[str]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.exists():
+            found = pattern.search(path.read_text())
+            if found:
+                return found
+        time.sleep(0.2)
+    raise AssertionError(f"{pattern.pattern!r} not in {path} after {timeout_s}s")
+
+
+def test_sim_run_leaves_complete_evidence(migrated_db: str, tmp_path: Path) -> None:
+    env = bot_env(tmp_path, migrated_db)
+    bot = start_bot(tmp_path, env, "--source", "sim", "--duration", "50", "--horizon", "10",
+                    "--kill-task", "binance-ws@12")  # fmt: skip
+    try:
+        url = wait_for_log(tmp_path / "logs" / "bot.log", METRICS_URL).group(1)
+        # a second bot for the same shards on the same database is refused, with the holder named
+        second = subprocess.run(
+            [sys.executable, "-m", "cqt.bot", "--source", "sim", "--duration", "5"],
+            cwd=tmp_path, env=env, text=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        assert second.returncode == 2, second.stderr
+        assert "another cqt bot is already collecting" in second.stderr
+        assert f"pid {bot.pid}" in second.stderr
+        time.sleep(20)
+        metrics = urllib.request.urlopen(url, timeout=5).read().decode()
+        out, err = bot.communicate(timeout=90)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+    assert bot.returncode == 0, err[-3000:]
+    for name in ("cqt_stream_last_message_age_seconds", "cqt_ws_reconnects_total", "cqt_malformed_frames_total",
+                 "cqt_gaps_total", "cqt_write_latency_seconds", "cqt_spool_depth_batches", "cqt_bar_lag_seconds",
+                 "cqt_prediction_lag_seconds", "cqt_task_restarts_total"):  # fmt: skip
+        assert name in metrics, name
+    assert re.search(r'cqt_stream_last_message_age_seconds\{clock="receive",exchange="binance"', metrics)
+    assert re.search(r'cqt_stream_messages_total\{exchange="binance",stream="aggTrade"\} [1-9]', metrics)
+
+    with psycopg.connect(migrated_db) as conn:
+        run = conn.execute(
+            "SELECT run_id, source, stop_cause, stopped_at - started_at, stopped_at - heartbeat_at"
+            " FROM bot_runs"
+        ).fetchall()
+        assert len(run) == 1  # the refused bot left no run row
+        run_id, source, cause, length, since_beat = run[0]
+        assert (source, cause) == ("sim", "duration")
+        assert 50 <= length.total_seconds() < 70 and since_beat.total_seconds() <= 1
+        events = conn.execute(
+            "SELECT component, kind FROM bot_events WHERE run_id = %s ORDER BY id", (run_id,)
+        )
+        assert [tuple(e) for e in events] == [("binance-ws", "crash"), ("binance-ws", "restart")]
+        trades = conn.execute("SELECT exchange, count(*) FROM trades GROUP BY exchange ORDER BY 1").fetchall()
+        assert [t[0] for t in trades] == ["binance", "upbit"] and all(t[1] > 100 for t in trades)
+        holes = conn.execute(
+            "SELECT exchange, symbol, count(*), extract(epoch FROM max(ts) - min(ts)) FROM market_1s"
+            " GROUP BY exchange, symbol"
+        ).fetchall()
+        assert len(holes) == 2
+        for exchange, symbol, n, span in holes:
+            assert n == span + 1 and n > 30, f"{exchange} {symbol}: {n} bars over {span}s"
+        t0s = [r[0] for r in conn.execute("SELECT ts FROM predictions ORDER BY ts")]
+        assert len(t0s) >= 4
+        assert {(b - a).total_seconds() for a, b in zip(t0s, t0s[1:], strict=False)} == {5.0}
+        settled = conn.execute(
+            "SELECT count(*) FROM predictions WHERE y IS NOT NULL AND brier IS NOT NULL AND log_loss IS NOT NULL"
+            " AND label_ts >= ts + interval '10 seconds'"
+        ).fetchone()
+        assert settled is not None and settled[0] >= 1
+        gaps = conn.execute("SELECT status, count(*) FROM gaps GROUP BY status").fetchall()
+        assert all(status == "filled" for status, _ in gaps), gaps  # the killed collector lost nothing
+
+
+def test_sigterm_mid_run_loses_no_row(migrated_db: str, tmp_path: Path) -> None:
+    with SimServer.in_thread(
+        SimConfig(seed=3, binance_symbols=("BTCUSDT",), upbit_symbols=("KRW-BTC",))
+    ) as sim:
+        env = bot_env(tmp_path, migrated_db, COINGLASS_API_KEY=SIM_COINGLASS_KEY, **sim.urls.as_env())
+        bot = start_bot(tmp_path, env, "--source", "live")
+        try:
+            wait_for_log(tmp_path / "logs" / "bot.log", METRICS_URL)
+            time.sleep(8)
+            bot.send_signal(signal.SIGTERM)
+            out, err = bot.communicate(timeout=60)
+        finally:
+            if bot.poll() is None:
+                bot.kill()
+        binance_sent, upbit_sent = (
+            sim.ledger.binance_trade_ids("BTCUSDT"),
+            sim.ledger.upbit_trade_ids("KRW-BTC"),
+        )
+    assert bot.returncode == 0, err[-3000:]
+    with psycopg.connect(migrated_db) as conn:
+        cause = conn.execute(
+            "SELECT stop_cause, stop_detail, stopped_at IS NOT NULL FROM bot_runs"
+        ).fetchone()
+        assert cause == ("signal", "SIGTERM", True)
+        for exchange, sent in (("binance", binance_sent), ("upbit", upbit_sent)):
+            stored = [r[0] for r in conn.execute(
+                "SELECT trade_id FROM trades WHERE exchange = %s ORDER BY trade_id", (exchange,)
+            )]  # fmt: skip
+            assert len(stored) > 50
+            assert stored == [i for i in sent if stored[0] <= i <= stored[-1]], exchange
+
+
+@pytest.mark.parametrize("args", [["--source", "moon"], ["--symbols", "BTC-USD"]])
+def test_bad_options_exit_2_with_the_reason(args: list[str], migrated_db: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cqt.bot", *args], cwd=tmp_path, env=bot_env(tmp_path, migrated_db),
+        text=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert (
+        "--source must be one of live, sim" if "moon" in args else "Binance USD-M symbols"
+    ) in result.stderr
