@@ -148,15 +148,38 @@ class WsSession:
             await reader
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        # Stall detection and keep-alive run in one watchdog per connection rather than as a timeout
+        # context around every receive, which is per-message work on the hottest loop of the collectors.
         loop = asyncio.get_running_loop()
-        last_data = last_keepalive = loop.time()
+        last_data = [loop.time()]
+        watchdog = asyncio.create_task(self._watch(ws, last_data))
+        try:
+            while True:
+                msg = await ws.receive()
+                if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                    last_data[0] = loop.time()
+                    recv = datetime.now(UTC)
+                    self.stats.messages += 1
+                    self.stats.last_recv = recv
+                    self.handler(msg.data, recv)
+                elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED,
+                                  aiohttp.WSMsgType.ERROR):  # fmt: skip
+                    log.info("%s: connection ended (close code %s)", self.name, ws.close_code)
+                    return
+        finally:
+            watchdog.cancel()
+
+    async def _watch(self, ws: aiohttp.ClientWebSocketResponse, last_data: list[float]) -> None:
+        """Close `ws` after `stall_timeout_s` without data; send the text keep-alive on time."""
+        loop = asyncio.get_running_loop()
+        last_keepalive = loop.time()
         while not ws.closed:
             now = loop.time()
             if self.keepalive is not None and now - last_keepalive >= self.keepalive[0]:
                 with contextlib.suppress(ConnectionError):
                     await ws.send_str(self.keepalive[1])
                 last_keepalive = now
-            remaining = self.stall_timeout_s - (now - last_data)
+            remaining = self.stall_timeout_s - (now - last_data[0])
             if remaining <= 0:
                 self.stats.stalls += 1
                 log.warning("%s: nothing received for %.0fs; reconnecting", self.name, self.stall_timeout_s)
@@ -164,17 +187,4 @@ class WsSession:
                 return
             if self.keepalive is not None:
                 remaining = min(remaining, self.keepalive[0] - (now - last_keepalive))
-            try:
-                msg = await ws.receive(timeout=max(remaining, 0.01))
-            except TimeoutError:
-                continue
-            if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
-                last_data = loop.time()
-                recv = datetime.now(UTC)
-                self.stats.messages += 1
-                self.stats.last_recv = recv
-                self.handler(msg.data, recv)
-            elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED,
-                              aiohttp.WSMsgType.ERROR):  # fmt: skip
-                log.info("%s: connection ended (close code %s)", self.name, ws.close_code)
-                return
+            await asyncio.sleep(max(remaining, 0.01))
