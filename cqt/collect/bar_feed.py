@@ -18,16 +18,13 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 
 from cqt.bars import Columns, Quotes, StreamAggregator
-from cqt.collect.rows import Row, dt_to_ms, ms_to_dt
-
-Sink = Callable[[str, list[Row]], None]
+from cqt.collect.rows import Row, Sink, dt_to_ms, ms_to_dt
 
 # market_1s columns after (exchange, symbol, ts, recv_ts), with the kernel column that fills each.
 _BAR_COLUMNS = (
@@ -200,17 +197,16 @@ class BarFeed:
         return sum(v.agg.late_dropped for v in self.venues.values())
 
     async def run(self) -> None:
-        """Push every `push_every_s` until `stop()`, then flush."""
+        """Push every `push_every_s` until `stop()`; the owner calls `flush()` once intake has ended."""
         while not self._stop.is_set():
             self.push()
             try:
                 await asyncio.wait_for(self._stop.wait(), timeout=self.push_every_s)
             except TimeoutError:
                 pass
-        self.flush()
 
     def stop(self) -> None:
-        """Ask `run()` to flush and return."""
+        """Ask `run()` to return."""
         self._stop.set()
 
     def _emit(self, exchange: str, venue: _Venue, cols: Columns, recv: datetime) -> None:

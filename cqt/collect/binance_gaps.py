@@ -10,17 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 
 from cqt.collect.binance_backfill import agg_trades_range
 from cqt.collect.binance_rest import BinanceRest, BinanceRestError
 from cqt.collect.gap_ledger import Gap, GapLedger
 from cqt.collect.id_gaps import IdGap
-from cqt.collect.rows import Row, ms_to_dt
+from cqt.collect.rows import Sink, ms_to_dt
 
 log = logging.getLogger(__name__)
-
-Sink = Callable[[str, list[Row]], None]
 
 
 class BinanceGapFiller:

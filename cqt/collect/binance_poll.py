@@ -23,8 +23,7 @@ from typing import Any
 
 from cqt.collect import binance_parse as bp
 from cqt.collect.binance_rest import BinanceRest, BinanceRestError
-from cqt.collect.coinglass_poll import Sink
-from cqt.collect.rows import MalformedFrame, Row
+from cqt.collect.rows import MalformedFrame, Row, Sink
 
 log = logging.getLogger(__name__)
 

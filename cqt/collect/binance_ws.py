@@ -20,7 +20,7 @@ from typing import Any
 from cqt.collect import binance_parse as bp
 from cqt.collect.frame_errors import count_malformed
 from cqt.collect.id_gaps import IdContinuity, IdGap
-from cqt.collect.rows import MalformedFrame, Row
+from cqt.collect.rows import MalformedFrame, Sink
 from cqt.collect.ws_session import WsSession
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 MARKET_STREAMS = ("aggTrade", "markPrice@1s", "forceOrder")
 PUBLIC_STREAMS = ("bookTicker",)
 
-Sink = Callable[[str, list[Row]], None]
 GapHandler = Callable[[str, IdGap], None]
 
 

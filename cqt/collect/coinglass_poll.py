@@ -12,19 +12,16 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiohttp
 
 from cqt.collect import coinglass_parse as cp
-from cqt.collect.rows import MalformedFrame, Row
+from cqt.collect.rows import MalformedFrame, Row, Sink
 from cqt.config import is_placeholder
 
 log = logging.getLogger(__name__)
-
-Sink = Callable[[str, list[Row]], None]
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from cqt.collect.rows import Row
+from cqt.collect.rows import Row, Sink
 
 log = logging.getLogger(__name__)
-
-Sink = Callable[[str, list[Row]], None]
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Row = tuple[Any, ...]
+# Where collectors put rows: `Writer.put`-shaped, (table, rows).
+Sink = Callable[[str, list[Row]], None]
 
 
 class MalformedFrame(ValueError):

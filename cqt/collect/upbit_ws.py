@@ -28,7 +28,6 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,7 +36,7 @@ import aiohttp
 from cqt.collect import upbit_parse as up
 from cqt.collect.frame_errors import count_malformed
 from cqt.collect.gap_ledger import Gap, GapLedger
-from cqt.collect.rows import MalformedFrame, Row, dt_to_ms, field, integer
+from cqt.collect.rows import MalformedFrame, Row, Sink, dt_to_ms, field, integer
 from cqt.collect.upbit_backfill import trades_between
 from cqt.collect.ws_session import WsSession
 
@@ -45,8 +44,6 @@ log = logging.getLogger(__name__)
 
 STREAMS = ("trade", "orderbook", "ticker")
 DEDUP_WINDOW = timedelta(minutes=15)
-
-Sink = Callable[[str, list[Row]], None]
 
 
 class RecentTrades:
