@@ -51,7 +51,7 @@ def fresh_db(pg_server: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def migrated_db(fresh_db: str) -> str:
+def db(fresh_db: str) -> str:
     """A fresh database with the schema applied; conninfo pins TimeZone=UTC and a short connect timeout."""
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         migrate(conn)

@@ -53,8 +53,8 @@ def wait_for_log(path: Path, pattern: re.Pattern[str], timeout_s: float = 30.0) 
     raise AssertionError(f"{pattern.pattern!r} not in {path} after {timeout_s}s")
 
 
-def test_sim_run_leaves_complete_evidence(migrated_db: str, tmp_path: Path) -> None:
-    env = bot_env(tmp_path, migrated_db)
+def test_sim_run_leaves_complete_evidence(db: str, tmp_path: Path) -> None:
+    env = bot_env(tmp_path, db)
     bot = start_bot(tmp_path, env, "--source", "sim", "--duration", "50", "--horizon", "10",
                     "--kill-task", "binance-ws@12")  # fmt: skip
     try:
@@ -81,7 +81,7 @@ def test_sim_run_leaves_complete_evidence(migrated_db: str, tmp_path: Path) -> N
     assert re.search(r'cqt_stream_last_message_age_seconds\{clock="receive",exchange="binance"', metrics)
     assert re.search(r'cqt_stream_messages_total\{exchange="binance",stream="aggTrade"\} [1-9]', metrics)
 
-    with psycopg.connect(migrated_db) as conn:
+    with psycopg.connect(db) as conn:
         run = conn.execute(
             "SELECT run_id, source, stop_cause, stopped_at - started_at, stopped_at - heartbeat_at"
             " FROM bot_runs"
@@ -115,11 +115,11 @@ def test_sim_run_leaves_complete_evidence(migrated_db: str, tmp_path: Path) -> N
         assert all(status == "filled" for status, _ in gaps), gaps  # the killed collector lost nothing
 
 
-def test_sigterm_mid_run_loses_no_row(migrated_db: str, tmp_path: Path) -> None:
+def test_sigterm_mid_run_loses_no_row(db: str, tmp_path: Path) -> None:
     with SimServer.in_thread(
         SimConfig(seed=3, binance_symbols=("BTCUSDT",), upbit_symbols=("KRW-BTC",))
     ) as sim:
-        env = bot_env(tmp_path, migrated_db, COINGLASS_API_KEY=SIM_COINGLASS_KEY, **sim.urls.as_env())
+        env = bot_env(tmp_path, db, COINGLASS_API_KEY=SIM_COINGLASS_KEY, **sim.urls.as_env())
         bot = start_bot(tmp_path, env, "--source", "live")
         try:
             wait_for_log(tmp_path / "logs" / "bot.log", METRICS_URL)
@@ -134,7 +134,7 @@ def test_sigterm_mid_run_loses_no_row(migrated_db: str, tmp_path: Path) -> None:
             sim.ledger.upbit_trade_ids("KRW-BTC"),
         )
     assert bot.returncode == 0, err[-3000:]
-    with psycopg.connect(migrated_db) as conn:
+    with psycopg.connect(db) as conn:
         cause = conn.execute(
             "SELECT stop_cause, stop_detail, stopped_at IS NOT NULL FROM bot_runs"
         ).fetchone()
@@ -148,9 +148,9 @@ def test_sigterm_mid_run_loses_no_row(migrated_db: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("args", [["--source", "moon"], ["--symbols", "BTC-USD"]])
-def test_bad_options_exit_2_with_the_reason(args: list[str], migrated_db: str, tmp_path: Path) -> None:
+def test_bad_options_exit_2_with_the_reason(args: list[str], db: str, tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "cqt.bot", *args], cwd=tmp_path, env=bot_env(tmp_path, migrated_db),
+        [sys.executable, "-m", "cqt.bot", *args], cwd=tmp_path, env=bot_env(tmp_path, db),
         text=True, capture_output=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 2

@@ -8,26 +8,16 @@ from pathlib import Path
 
 import aiohttp
 import psycopg
-import pytest
 
 from cqt.collect.binance_backfill import agg_trades_range
 from cqt.collect.binance_rest import BinanceRest
 from cqt.collect.binance_ws import BinanceWsCollector, stream_url
 from cqt.collect.id_gaps import IdGap
-from cqt.db.connect import with_utc
-from cqt.db.migrate import migrate
 from cqt.sim import SimConfig, SimServer
 from cqt.store.spool import Spool
 from cqt.store.writer import Writer
 
 SYMBOL = "BTCUSDT"
-
-
-@pytest.fixture
-def db(fresh_db: str) -> str:
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        migrate(conn)
-    return with_utc(fresh_db, 5)
 
 
 def test_stream_url_is_the_current_combined_route() -> None:

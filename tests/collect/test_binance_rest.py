@@ -22,8 +22,6 @@ import pytest
 
 from cqt.collect.binance_poll import BinancePoller
 from cqt.collect.binance_rest import BinanceApiError, BinanceRest, BinanceUnavailable
-from cqt.db.connect import with_utc
-from cqt.db.migrate import migrate
 from cqt.sim import SimConfig, SimServer
 from cqt.store.spool import Spool
 from cqt.store.writer import Writer
@@ -35,13 +33,6 @@ SYMBOLS = ("BTCUSDT", "ETHUSDT")
 
 def _cfg(**overrides: Any) -> SimConfig:
     return SimConfig(seed=11, binance_symbols=SYMBOLS, upbit_symbols=("KRW-BTC",), **overrides)
-
-
-@pytest.fixture
-def db(fresh_db: str) -> str:
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        migrate(conn)
-    return with_utc(fresh_db, 5)
 
 
 @dataclass

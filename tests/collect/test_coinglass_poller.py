@@ -11,20 +11,11 @@ import psycopg
 import pytest
 
 from cqt.collect.coinglass_poll import CoinglassPoller, CoinglassTarget
-from cqt.db.connect import with_utc
-from cqt.db.migrate import migrate
 from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
 from cqt.store.spool import Spool
 from cqt.store.writer import Writer
 
 TARGET = CoinglassTarget(coin="BTC", pair="BTCUSDT", exchange="Binance", interval="1h", limit=5)
-
-
-@pytest.fixture
-def db(fresh_db: str) -> str:
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        migrate(conn)
-    return with_utc(fresh_db, 5)
 
 
 async def _poll(db: str, tmp_path: Path, key: str, enabled: bool = True) -> CoinglassPoller:

@@ -116,19 +116,19 @@ def sim_config(**kw: Any) -> SimConfig:
 
 
 async def test_steady_run_stores_every_trade_once_and_bars_equal_the_batch_kernel(
-    migrated_db: str, tmp_path: Path
+    db: str, tmp_path: Path
 ) -> None:
     async def script(sim: SimServer) -> None:
         await asyncio.sleep(6)
 
     with SimServer.in_thread(sim_config()) as sim:
-        col = await collect(sim, migrated_db, tmp_path / "spool", script)
+        col = await collect(sim, db, tmp_path / "spool", script)
         for exchange, symbol in (("binance", BTC), ("upbit", KRW_BTC)):
-            assert_trades_exact(migrated_db, sim, exchange, symbol)
+            assert_trades_exact(db, sim, exchange, symbol)
     for exchange, symbol in (("binance", BTC), ("upbit", KRW_BTC)):
-        assert_bars_match(migrated_db, exchange, symbol, TRADE_FIELDS + QUOTE_FIELDS)
-    assert gap_statuses(migrated_db) == []
-    with psycopg.connect(migrated_db) as conn:
+        assert_bars_match(db, exchange, symbol, TRADE_FIELDS + QUOTE_FIELDS)
+    assert gap_statuses(db) == []
+    with psycopg.connect(db) as conn:
         counts = dict(conn.execute(
             "SELECT 'marks', count(*) FROM mark_price UNION ALL SELECT 'metrics', count(*) FROM metrics"
             " UNION ALL SELECT 'coinglass_ok', count(*) FROM coinglass_call_status WHERE ok"
@@ -141,7 +141,7 @@ async def test_steady_run_stores_every_trade_once_and_bars_equal_the_batch_kerne
     "fault",
     ["drop", "stall", "gap", "duplicate_reorder", "malformed"],
 )
-async def test_binance_fault_loses_nothing(fault: str, migrated_db: str, tmp_path: Path) -> None:
+async def test_binance_fault_loses_nothing(fault: str, db: str, tmp_path: Path) -> None:
     async def script(sim: SimServer) -> None:
         await asyncio.sleep(2)
         if fault == "drop":
@@ -158,13 +158,13 @@ async def test_binance_fault_loses_nothing(fault: str, migrated_db: str, tmp_pat
         await asyncio.sleep(6 if fault == "stall" else 4)
 
     with SimServer.in_thread(sim_config()) as sim:
-        col = await collect(sim, migrated_db, tmp_path / "spool", script)
-        assert_trades_exact(migrated_db, sim, "binance", BTC)
-        assert_trades_exact(migrated_db, sim, "upbit", KRW_BTC)
+        col = await collect(sim, db, tmp_path / "spool", script)
+        assert_trades_exact(db, sim, "binance", BTC)
+        assert_trades_exact(db, sim, "upbit", KRW_BTC)
     assert col.bars.late_dropped == 0, col.bars.late_dropped
-    assert_bars_match(migrated_db, "binance", BTC)
+    assert_bars_match(db, "binance", BTC)
     assert col.binance is not None
-    gaps = gap_statuses(migrated_db)
+    gaps = gap_statuses(db)
     assert all(status == "filled" for _, _, status in gaps), gaps
     stats = [s.stats for s in col.binance.sessions]
     if fault == "drop":
@@ -181,7 +181,7 @@ async def test_binance_fault_loses_nothing(fault: str, migrated_db: str, tmp_pat
 
 
 async def test_binance_24h_close_with_shortened_lifetime_is_covered_by_rotation(
-    migrated_db: str, tmp_path: Path
+    db: str, tmp_path: Path
 ) -> None:
     async def script(sim: SimServer) -> None:
         await asyncio.sleep(12)
@@ -189,13 +189,13 @@ async def test_binance_24h_close_with_shortened_lifetime_is_covered_by_rotation(
     tuning = Tuning(venues=("binance",), stall_timeout_s=5.0, gap_grace_ms=300, bar_grace_ms=500,
                     bar_lateness_ms=5_000, binance_rotate_after_s=3.0, write_latency_s=0.1)  # fmt: skip
     with SimServer.in_thread(sim_config(binance_lifetime_s=5.0)) as sim:
-        col = await collect(sim, migrated_db, tmp_path / "spool", script, tuning)
-        assert_trades_exact(migrated_db, sim, "binance", BTC)
-    assert_bars_match(migrated_db, "binance", BTC)
+        col = await collect(sim, db, tmp_path / "spool", script, tuning)
+        assert_trades_exact(db, sim, "binance", BTC)
+    assert_bars_match(db, "binance", BTC)
     assert col.binance is not None
     assert min(s.stats.rotations for s in col.binance.sessions) >= 2
     # the overlap covered every cut: nothing had to be fetched from REST
-    assert gap_statuses(migrated_db) == []
+    assert gap_statuses(db) == []
 
 
 async def test_postgres_stopped_30s_mid_run_loses_nothing(

@@ -6,22 +6,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from cqt.collect.gap_ledger import Gap, GapLedger
-from cqt.db.connect import with_utc
-from cqt.db.migrate import migrate
 from cqt.store.spool import Spool
 from cqt.store.writer import Writer
 
 T0 = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(fresh_db: str) -> str:
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        migrate(conn)
-    return with_utc(fresh_db, 5)
 
 
 async def test_open_then_close_keeps_the_closed_row(db: str, tmp_path: Path) -> None:

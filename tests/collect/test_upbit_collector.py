@@ -22,20 +22,11 @@ from cqt.collect.gap_ledger import GapLedger
 from cqt.collect.rows import Row
 from cqt.collect.upbit_backfill import trades_between
 from cqt.collect.upbit_ws import RecentTrades, UpbitWsCollector
-from cqt.db.connect import with_utc
-from cqt.db.migrate import migrate
 from cqt.sim import SimConfig, SimServer
 from cqt.store.spool import Spool
 from cqt.store.writer import Writer
 
 MARKETS = ("KRW-BTC", "KRW-ETH")
-
-
-@pytest.fixture
-def db(fresh_db: str) -> str:
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        migrate(conn)
-    return with_utc(fresh_db, 5)
 
 
 @dataclass

@@ -10,8 +10,6 @@ import psycopg
 import pytest
 
 from cqt.db import embedded
-from cqt.db.connect import with_utc
-from cqt.db.migrate import migrate
 from cqt.store.spool import Spool
 from cqt.store.tables import MARKET_1S, SPECS
 from cqt.store.writer import Writer
@@ -60,13 +58,6 @@ async def drain_after_recovery(writer: Writer) -> None:
             break
         await asyncio.sleep(0.1)
     await writer.stop()
-
-
-@pytest.fixture
-def db(fresh_db: str) -> str:
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        migrate(conn)
-    return with_utc(fresh_db, 5)
 
 
 def test_specs_match_the_migrated_schema(db: str) -> None:

@@ -26,14 +26,14 @@ def stored_trades(conninfo: str) -> int:
         return int(row[0])
 
 
-async def test_hook_sees_each_committed_batch_after_its_commit(migrated_db: str, tmp_path: Path) -> None:
+async def test_hook_sees_each_committed_batch_after_its_commit(db: str, tmp_path: Path) -> None:
     calls: list[tuple[Batch, float, int]] = []
 
     def hook(batch: Batch, committed_at: float) -> None:
         # Another session sees the rows only if the transaction has committed before the hook runs.
-        calls.append((batch, committed_at, stored_trades(migrated_db)))
+        calls.append((batch, committed_at, stored_trades(db)))
 
-    writer = Writer(migrated_db, Spool(tmp_path / "spool", 1 << 20), on_commit=hook)
+    writer = Writer(db, Spool(tmp_path / "spool", 1 << 20), on_commit=hook)
     before = time.time()
     writer.put("trades", [trade(i) for i in range(3)])
     await writer.flush()
