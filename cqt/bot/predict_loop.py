@@ -20,9 +20,9 @@ from typing import Any
 import psycopg
 
 from cqt.bot.metrics import PredictionProbe
-from cqt.collect.rows import ms_to_dt
+from cqt.collect.rows import dt_to_ms, ms_to_dt
 from cqt.labels import DynamicThreshold
-from cqt.predict.predictor import predict_sync, write_predictions
+from cqt.predict.predictor import decision_times, predict, write_predictions
 from cqt.predict.settle import settle
 
 log = logging.getLogger(__name__)
@@ -55,31 +55,30 @@ class PredictionLoop:
         self._stop = asyncio.Event()
 
     async def run(self) -> None:
-        """Until `stop()`: sleep to the next grid instant, predict as of it, settle."""
-        step_ms = self.every_s * 1000
-        next_ms = (time.time_ns() // 1_000_000 // step_ms + 1) * step_ms
+        """Until `stop()`: sleep to the next grid instant, predict as of every instant due, settle."""
+        done = decision_times(_now(), self.every_s)[-1]  # start with the next instant, not a past one
         try:
             while not self._stop.is_set():
-                delay = next_ms / 1000 - time.time()
+                delay = (dt_to_ms(done) + self.every_s * 1000) / 1000 - time.time()
                 if delay > 0:
                     try:
                         await asyncio.wait_for(self._stop.wait(), timeout=delay)
                         break
                     except TimeoutError:
                         pass
-                now_ms = time.time_ns() // 1_000_000
-                behind = (now_ms - next_ms) // step_ms
-                if behind > self.max_catch_up:
-                    log.warning("prediction loop %d grid steps behind; skipping to now", behind)
-                    next_ms += behind * step_ms
-                await asyncio.to_thread(self._cycle, ms_to_dt(next_ms))
-                next_ms += step_ms
+                due = decision_times(_now(), self.every_s, after=done)
+                if len(due) > self.max_catch_up:
+                    log.warning("prediction loop %d grid steps behind; skipping to now", len(due) - 1)
+                    due = due[-1:]
+                for t0 in due:
+                    await asyncio.to_thread(self._cycle, t0)
+                    done = t0
         finally:
             await asyncio.to_thread(self._close)
 
     def _cycle(self, t0: datetime) -> None:
         conn = self._connection()
-        preds = predict_sync(
+        preds = predict(
             conn, self.symbols, t0, horizon_s=self.horizon_s, threshold=self.threshold,
             upbit_markets=self.upbit_markets,
         )  # fmt: skip
@@ -87,7 +86,7 @@ class PredictionLoop:
         self.probe.predictions += written
         if preds:
             self.probe.last_t0 = t0
-        self.probe.settled += settle(conn, ms_to_dt(time.time_ns() // 1_000_000))
+        self.probe.settled += settle(conn, _now())
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
@@ -101,3 +100,7 @@ class PredictionLoop:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def _now() -> datetime:
+    return ms_to_dt(time.time_ns() // 1_000_000)

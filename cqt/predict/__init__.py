@@ -12,7 +12,6 @@ from cqt.predict.predictor import (
     decision_times,
     predict,
     predict_at,
-    predict_sync,
     write_predictions,
 )
 from cqt.predict.settle import settle
@@ -27,7 +26,6 @@ __all__ = [
     "pit_features",
     "predict",
     "predict_at",
-    "predict_sync",
     "settle",
     "upbit_market_for",
     "write_predictions",

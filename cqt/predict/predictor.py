@@ -9,7 +9,6 @@ at ``t0`` (too few usable bars, no book) gets no prediction; the reason is logge
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -102,7 +101,7 @@ def predict_at(
     )
 
 
-def predict_sync(
+def predict(
     conn: psycopg.Connection[Any],
     symbols: Sequence[str],
     t0: datetime,
@@ -125,38 +124,6 @@ def predict_sync(
         if p is not None:
             rows.append(p)
     return rows
-
-
-async def predict(
-    conninfo_or_conn: str | psycopg.Connection[Any],
-    symbols: Sequence[str],
-    t0: datetime,
-    *,
-    horizon_s: int = 120,
-    model: str = MODEL,
-    threshold: DynamicThreshold | None = None,
-    upbit_markets: Mapping[str, str] | None = None,
-) -> list[Prediction]:
-    """:func:`predict_sync` off the event loop, on the given connection or a new one to ``conninfo``."""
-
-    def on(conn: psycopg.Connection[Any]) -> list[Prediction]:
-        return predict_sync(
-            conn,
-            symbols,
-            t0,
-            horizon_s=horizon_s,
-            model=model,
-            threshold=threshold,
-            upbit_markets=upbit_markets,
-        )
-
-    def run() -> list[Prediction]:
-        if isinstance(conninfo_or_conn, str):
-            with psycopg.connect(conninfo_or_conn, autocommit=True) as conn:
-                return on(conn)
-        return on(conninfo_or_conn)
-
-    return await asyncio.to_thread(run)
 
 
 _INSERT = (

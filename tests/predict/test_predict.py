@@ -13,7 +13,7 @@ import pytest
 
 from cqt.collect.rows import dt_to_ms
 from cqt.labels import DynamicThreshold
-from cqt.predict import pit_features, predict, predict_sync, settle, write_predictions
+from cqt.predict import pit_features, predict, settle, write_predictions
 from cqt.predict.threshold import kernel_r_t
 from tests.predict.rows import at, copy_rows, one
 from tests.predict.synthetic import Shape, bar_series, insert_bars, insert_side_tables
@@ -21,7 +21,7 @@ from tests.predict.synthetic import Shape, bar_series, insert_bars, insert_side_
 SYMBOL = "BTCUSDT"
 
 
-async def test_predict_write_and_settle(conn: psycopg.Connection[Any], fresh_db: str) -> None:
+def test_predict_write_and_settle(conn: psycopg.Connection[Any], fresh_db: str) -> None:
     rng = np.random.default_rng(5)
     insert_bars(
         conn, bar_series(rng, "binance", SYMBOL, 100.0, Shape(n=900, p_missing=0.0, p_gap=0.0, p_late=0.0))
@@ -31,7 +31,8 @@ async def test_predict_write_and_settle(conn: psycopg.Connection[Any], fresh_db:
     t0 = at(700_000)
     before = datetime.now(UTC)
 
-    rows = await predict(fresh_db, [SYMBOL, "ETHUSDT"], t0)  # no ETHUSDT data: no prediction, no error
+    with psycopg.connect(fresh_db, autocommit=True) as own:  # a connection of its own, as the bot has
+        rows = predict(own, [SYMBOL, "ETHUSDT"], t0)  # no ETHUSDT data: no prediction, no error
 
     assert [p.symbol for p in rows] == [SYMBOL]
     (p,) = rows
@@ -52,13 +53,13 @@ async def test_predict_write_and_settle(conn: psycopg.Connection[Any], fresh_db:
     assert y in (-1, 0, 1) and label_ts == t0 + timedelta(seconds=120)
 
 
-async def test_predict_on_an_open_connection(conn: psycopg.Connection[Any]) -> None:
+def test_predict_on_an_open_connection(conn: psycopg.Connection[Any]) -> None:
     rng = np.random.default_rng(6)
     insert_bars(conn, bar_series(rng, "binance", SYMBOL, 100.0, Shape(n=700)))
-    assert len(await predict(conn, [SYMBOL], at(650_000))) == 1
-    assert await predict(conn, [SYMBOL], at(30_000)) == []  # too few returns for r_t
+    assert len(predict(conn, [SYMBOL], at(650_000))) == 1
+    assert predict(conn, [SYMBOL], at(30_000)) == []  # too few returns for r_t
     with pytest.raises(ValueError, match="unknown model"):
-        await predict(conn, [SYMBOL], at(650_000), model="other")
+        predict(conn, [SYMBOL], at(650_000), model="other")
 
 
 DAY_S = 86_400
@@ -112,7 +113,7 @@ def test_predict_and_settle_take_under_100_ms_on_a_day_of_data(conn: psycopg.Con
     fill_a_day(conn)
     end = DAY_S * 1000
 
-    predict_ms = median_ms(lambda i: predict_sync(conn, SYMBOLS, at(end - 5000 * i)), 7)
+    predict_ms = median_ms(lambda i: predict(conn, SYMBOLS, at(end - 5000 * i)), 7)
     # Each call finds the next 5 s decision time of both symbols due (the horizon just ended).
     settled = []
     settle_ms = median_ms(lambda i: settled.append(settle(conn, at(end - 60_000 + 5000 * i))), 7)
