@@ -105,6 +105,17 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=9108, ge=0, le=65_535, description="Prometheus /metrics on 127.0.0.1.")
     log_dir: Path = Field(default=Path("logs"), description="Where the bot writes its rotating bot.log.")
 
+    # --- dashboard --------------------------------------------------------------------------------
+    dashboard_host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="Address `cqt dashboard` binds; 0.0.0.0 only inside a container or behind a proxy.",
+    )
+    dashboard_port: int = Field(default=8501, ge=1, le=65_535)
+    dashboard_refresh_s: int = Field(
+        default=10, ge=0, le=3_600, description="Seconds between auto-refreshes of a page; 0 = off."
+    )
+
     # --- logging ----------------------------------------------------------------------------------
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
 
