@@ -116,6 +116,40 @@ class Settings(BaseSettings):
         default=10, ge=0, le=3_600, description="Seconds between auto-refreshes of a page; 0 = off."
     )
 
+    # --- checks (python -m cqt.checks.*, cqt check, scripts/run_pipeline_checks.sh) -------------------
+    check_max_lag_s: float = Field(
+        default=30.0, gt=0,
+        description="Max age of the newest row of a pushed stream, on the event and the local clock; polled "
+        "series may be older by their period plus their poll interval.",
+    )  # fmt: skip
+    check_min_fill: float = Field(
+        default=0.9, ge=0, le=1, description="Min share of the expected seconds/periods that have data."
+    )
+    check_max_open_gaps: int = Field(default=0, ge=0, description="Max open gaps per stream in the window.")
+    check_max_reconnects: int = Field(
+        default=3, ge=0, description="Max WebSocket reconnects per stream in the window."
+    )
+    check_max_null_rate: float = Field(
+        default=0.05, ge=0, le=1,
+        description="Max share of null values per bar column and per prediction feature (after its warm-up).",
+    )  # fmt: skip
+    check_max_stale_share: float = Field(
+        default=0.5, ge=0, le=1, description="Max share of stale bars (no trade in the second)."
+    )
+    check_max_gap_share: float = Field(
+        default=0.05, ge=0, le=1, description="Max share of bars inside a known collection gap."
+    )
+    check_leak_sample: int = Field(
+        default=50, ge=1, le=10_000, description="Predictions (and dataset rows) the leak check recomputes."
+    )
+    check_max_clock_skew_s: float = Field(
+        default=5.0, ge=0,
+        description="Leak check: how far a polled period end may lie after its recv_ts (clock skew).",
+    )  # fmt: skip
+    check_max_coinglass_fail_share: float = Field(
+        default=0.1, ge=0, le=1, description="Max share of Coinglass calls in the window that are not ok."
+    )
+
     # --- logging ----------------------------------------------------------------------------------
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
 
