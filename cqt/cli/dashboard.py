@@ -1,0 +1,57 @@
+"""`cqt dashboard`: start the Streamlit dashboard with safe server settings.
+
+It binds DASHBOARD_HOST (127.0.0.1 unless told otherwise), keeps Streamlit's XSRF protection and CORS
+checks on, runs headless with usage statistics off, never reloads on file changes and shows exception
+types only (messages and tracebacks go to the console), so no connection string reaches a browser.
+Liveness: `GET /_stcore/health` answers `ok` once the server runs (any other path answers 200 too).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cqt.cli.common import fail, settings_or_exit
+
+APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+
+
+def server_args(host: str, port: int) -> list[str]:
+    """`streamlit run` arguments for the dashboard on host:port."""
+    return [
+        "run", str(APP),
+        "--server.address", host,
+        "--server.port", str(port),
+        "--server.headless", "true",
+        "--server.enableXsrfProtection", "true",
+        "--server.enableCORS", "true",
+        "--server.fileWatcherType", "none",
+        "--server.runOnSave", "false",
+        "--browser.gatherUsageStats", "false",
+        "--client.showErrorDetails", "type",
+        "--client.toolbarMode", "viewer",
+        "--global.developmentMode", "false",
+    ]  # fmt: skip
+
+
+def dashboard(
+    host: Annotated[
+        str | None, typer.Option(help="Bind address (default DASHBOARD_HOST, 127.0.0.1: this machine only).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port (default DASHBOARD_PORT, 8501).", min=1, max=65_535)
+    ] = None,
+) -> None:
+    """Serve the dashboard (market, collection health, predictions, labels, gates) until Ctrl-C."""
+    settings = settings_or_exit()
+    host = host if host is not None else settings.dashboard_host
+    port = port if port is not None else settings.dashboard_port
+    if not APP.is_file():
+        fail(f"dashboard script missing: {APP} (reinstall cqt)")
+    typer.echo(f"cqt dashboard on http://{host}:{port} (health: /_stcore/health); Ctrl-C to stop", err=True)
+    # exec: the server is this process, so a supervisor's signal reaches Streamlit directly.
+    os.execv(sys.executable, [sys.executable, "-m", "streamlit", *server_args(host, port)])
