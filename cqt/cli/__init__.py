@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from cqt.cli import bot as bot_cli
+from cqt.cli import dashboard as dashboard_cli
 from cqt.cli import db as db_cli
 from cqt.cli import env as env_cli
 from cqt.sim import cli as sim_cli
@@ -30,6 +31,9 @@ app.add_typer(env_cli.app, name="env")
 app.command("sim", help="Run the local exchange simulator.")(sim_cli.sim)
 app.command("bot", help="Run the bot: collectors, bars, predictor, settler (same as python -m cqt.bot).")(
     bot_cli.bot
+)
+app.command("dashboard", help="Serve the Streamlit dashboard (binds 127.0.0.1 unless told otherwise).")(
+    dashboard_cli.dashboard
 )
 
 
