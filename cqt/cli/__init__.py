@@ -13,6 +13,7 @@ from cqt.cli import bot as bot_cli
 from cqt.cli import dashboard as dashboard_cli
 from cqt.cli import db as db_cli
 from cqt.cli import env as env_cli
+from cqt.cli import export as export_cli
 from cqt.sim import cli as sim_cli
 
 EXIT_CODES_HELP = "Exit codes: 0 success; 1 a check failed; 2 could not run (the message says how to fix it)."
@@ -35,6 +36,10 @@ app.command("bot", help="Run the bot: collectors, bars, predictor, settler (same
 app.command("dashboard", help="Serve the Streamlit dashboard (binds 127.0.0.1 unless told otherwise).")(
     dashboard_cli.dashboard
 )
+app.command(
+    "export", help="Export a leak-safe labelled dataset to Parquet (same as scripts/export_dataset.py)."
+)(export_cli.export)
+app.add_typer(export_cli.labels_app, name="labels")
 
 
 @app.command("version")
