@@ -23,6 +23,7 @@ from pathlib import Path
 import psycopg
 from pydantic import SecretStr
 
+from cqt.bot import status_snapshot
 from cqt.bot.metrics import BotCollector, MetricsServer, PredictionProbe
 from cqt.bot.predict_loop import PredictionLoop
 from cqt.bot.run_record import AlreadyRunning, RunLost, RunRecord, shard_keys
@@ -192,6 +193,7 @@ class Bot:
             horizon_s=self.opts.horizon, threshold=self.opts.threshold,
         )  # fmt: skip
         status = StatusLog(col)
+        self.record.snapshot = lambda: status_snapshot.take(col)
         col.components += [
             Component("predictor", predictor.run, predictor.stop),
             Component("status-log", status.run, status.stop),

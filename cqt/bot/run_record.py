@@ -16,13 +16,14 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
 import cqt
+from cqt.bot.status_snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class RunRecord:
         self.run_id: int | None = None
         self.events: list[tuple[datetime, str, str, str]] = []
         self.heartbeats = 0
+        self.snapshot: Callable[[], Snapshot] | None = None  # set once the collectors run
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._stop = asyncio.Event()
 
@@ -141,6 +143,23 @@ class RunRecord:
             except psycopg.OperationalError:
                 self.events = pending + self.events
                 raise
+        if self.snapshot is not None:
+            await self._write_snapshot(self._conn, self.snapshot())
+
+    async def _write_snapshot(self, conn: psycopg.AsyncConnection[Any], snap: Snapshot) -> None:
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO stream_status (run_id, ts, exchange, stream, connection, messages, malformed,"
+                " reconnects, stalls, last_event_ts, last_recv_ts)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                [(self.run_id, *row) for row in snap.streams],
+            )
+            if snap.writer is not None:
+                await cur.execute(
+                    "INSERT INTO writer_status (run_id, ts, rows_inserted, spool_depth, db_up, last_batch_ms,"
+                    " max_batch_ms) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    (self.run_id, *snap.writer),
+                )
 
     async def _drop_conn(self) -> None:
         if self._conn is not None:

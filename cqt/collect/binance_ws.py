@@ -20,7 +20,7 @@ from typing import Any
 from cqt.collect import binance_parse as bp
 from cqt.collect.frame_errors import count_malformed
 from cqt.collect.id_gaps import IdContinuity, IdGap
-from cqt.collect.rows import MalformedFrame, Sink
+from cqt.collect.rows import MalformedFrame, Row, Sink, dt_to_ms
 from cqt.collect.ws_session import WsSession
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,10 @@ class BinanceWsCollector:
             )
         ]
 
+    def session_for(self, stream: str) -> WsSession:
+        """The connection that carries `stream` (bookTicker moved to `/public`, the rest is on `/market`)."""
+        return self.sessions[1] if stream in PUBLIC_STREAMS else self.sessions[0]
+
     async def run(self) -> None:
         """Run both connections and the gap confirmer until `stop()`."""
         await asyncio.gather(*(s.run() for s in self.sessions), self._confirm_gaps())
@@ -124,10 +128,15 @@ class BinanceWsCollector:
             if tracker.observe(agg_id, event_ms, int(recv_ts.timestamp() * 1000)):
                 self.sink("trades", [row])
         elif stream.startswith("markPrice"):
-            self.sink("mark_price", bp.mark_prices(payload, recv_ts))
+            self._emit(stream, "mark_price", bp.mark_prices(payload, recv_ts), ts_at=2)
         elif stream == "forceOrder":
-            self.sink("liquidations", bp.force_orders(payload, recv_ts))
+            self._emit(stream, "liquidations", bp.force_orders(payload, recv_ts), ts_at=2)
         elif stream == "bookTicker":
-            self.sink("quotes", [bp.book_ticker(payload, recv_ts)])
+            self._emit(stream, "quotes", [bp.book_ticker(payload, recv_ts)], ts_at=3)
         else:
             raise MalformedFrame(f"unexpected stream {stream!r}")
+
+    def _emit(self, stream: str, table: str, rows: list[Row], ts_at: int) -> None:
+        if rows:
+            self.last_event_ms[stream] = max(dt_to_ms(r[ts_at]) for r in rows)
+            self.sink(table, rows)

@@ -132,6 +132,10 @@ class UpbitWsCollector:
             )
         ]
 
+    def session_for(self, stream: str) -> WsSession:
+        """The connection that carries `stream`: Upbit sends every type on one."""
+        return self.sessions[0]
+
     def subscription(self) -> str:
         """The request sent on every connect: all three types for all markets, a fresh ticket."""
         return json.dumps(

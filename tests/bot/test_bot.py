@@ -58,7 +58,11 @@ def test_sim_run_leaves_complete_evidence(db: str, tmp_path: Path) -> None:
     bot = start_bot(tmp_path, env, "--source", "sim", "--duration", "50", "--horizon", "10",
                     "--kill-task", "binance-ws@12")  # fmt: skip
     try:
-        url = wait_for_log(tmp_path / "logs" / "bot.log", METRICS_URL).group(1)
+        try:
+            url = wait_for_log(tmp_path / "logs" / "bot.log", METRICS_URL).group(1)
+        except AssertionError:
+            bot.kill()
+            raise AssertionError(bot.communicate()[1][-3000:]) from None
         # a second bot for the same shards on the same database is refused, with the holder named
         second = subprocess.run(
             [sys.executable, "-m", "cqt.bot", "--source", "sim", "--duration", "5"],
@@ -113,6 +117,28 @@ def test_sim_run_leaves_complete_evidence(db: str, tmp_path: Path) -> None:
         assert settled is not None and settled[0] >= 1
         gaps = conn.execute("SELECT status, count(*) FROM gaps GROUP BY status").fetchall()
         assert all(status == "filled" for status, _ in gaps), gaps  # the killed collector lost nothing
+
+        # every heartbeat left a snapshot of the collectors and the writer for other processes to judge
+        status = conn.execute(
+            "SELECT exchange, stream, connection, array_agg(messages ORDER BY ts), max(last_event_ts)"
+            " FROM stream_status WHERE run_id = %s GROUP BY 1, 2, 3",
+            (run_id,),
+        ).fetchall()
+        by_stream = {(e, s): (c, counts, last) for e, s, c, counts, last in status}
+        for key, connection in ((("binance", "aggTrade"), "binance/market"),
+                                (("binance", "bookTicker"), "binance/public"), (("upbit", "trade"), "upbit")):  # fmt: skip
+            conn_name, counts, last = by_stream[key]
+            assert conn_name == connection and len(counts) >= 8 and last is not None, (key, by_stream[key])
+            assert counts == sorted(counts) and counts[-1] > counts[0] > 0, (key, counts)
+        writer = conn.execute(
+            "SELECT array_agg(rows_inserted ORDER BY ts), bool_and(db_up) FILTER (WHERE rows_inserted > 0),"
+            " max(spool_depth) FROM writer_status"
+            " WHERE run_id = %s",
+            (run_id,),
+        ).fetchone()
+        assert writer is not None
+        inserted, always_up, spooled = writer
+        assert always_up and spooled == 0 and inserted == sorted(inserted) and inserted[-1] > inserted[0], writer
 
 
 def test_sigterm_mid_run_loses_no_row(db: str, tmp_path: Path) -> None:

@@ -1,0 +1,47 @@
+"""Snapshots of the collectors' counters for `stream_status` and `writer_status` (migration 0005).
+
+The run record writes one snapshot with every heartbeat, so the checks, the gates and the dashboard, which
+run in other processes, see reconnects, malformed frames and the spool without scraping Prometheus.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from cqt.collect.collection import Collection
+from cqt.collect.rows import ms_to_dt
+
+StreamRow = tuple[datetime, str, str, str, int, int, int, int, datetime | None, datetime | None]
+WriterRow = tuple[datetime, int, int, bool, float, float]
+
+
+@dataclass
+class Snapshot:
+    """The rows of one heartbeat (the run id is added when they are written)."""
+
+    streams: list[StreamRow] = field(default_factory=list)
+    writer: WriterRow | None = None
+
+
+def take(col: Collection) -> Snapshot:
+    """The collectors' and the writer's counters now."""
+    now = datetime.now(UTC)
+    snap = Snapshot()
+    for exchange, coll in (("upbit", col.upbit), ("binance", col.binance)):
+        if coll is None:
+            continue
+        for stream in sorted(set(coll.messages) | set(coll.malformed)):
+            session = coll.session_for(stream)
+            last = coll.last_event_ms.get(stream)
+            snap.streams.append((
+                now, exchange, stream, session.name, coll.messages[stream], coll.malformed[stream],
+                session.stats.reconnects, session.stats.stalls,
+                ms_to_dt(last) if last is not None else None, session.stats.last_recv,
+            ))  # fmt: skip
+    w = col.writer.metrics
+    snap.writer = (
+        now, w.rows_inserted, w.spool_depth, w.connected,
+        w.last_batch_latency_s * 1000, w.max_batch_latency_s * 1000,
+    )  # fmt: skip
+    return snap
