@@ -1,0 +1,46 @@
+"""`cqt gate`: the ALT-5 / ALT-6 acceptance gates -> reports/gate.md, gate.json, ALT-5.md, ALT-6.md."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cqt.cli.common import fail
+from cqt.gate.local_run import local_profile_note
+from cqt.gate.matrix import summary_text
+from cqt.gate.profiles import PROFILES
+from cqt.gate.runner import SuiteMissing, project_root, run_gate
+
+
+def gate(
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="deployment: judge the evidence recorded in the configured database against the real ALT"
+            f" durations; local: start a database, the simulator and the bot for a short run and judge it"
+            f" ({local_profile_note()})."
+        ),
+    ] = "deployment",
+    strict: Annotated[bool, typer.Option(help="Also exit 1 when a gate is PENDING.")] = False,
+) -> None:
+    """Run the gates; exit 0 unless a gate FAILs (--strict: or is PENDING). Reports go to reports/."""
+    if profile not in PROFILES:
+        fail(f"--profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+    try:
+        code, rows = run_gate(profile, strict)
+    except SuiteMissing as exc:
+        fail(str(exc))
+    out = project_root() / "reports"
+    typer.echo(f"gate ({profile}{', strict' if strict else ''}): {summary_text(rows)}")
+    for row in rows:
+        if row.result.status != "PASS":
+            typer.echo(
+                f"  {row.result.status:<7} {row.item.id} {row.item.title}: {row.result.evidence[:300]}"
+            )
+    typer.echo(f"wrote {out / 'gate.md'}, {out / 'gate.json'}, {out / 'ALT-5.md'}, {out / 'ALT-6.md'}")
+    typer.echo(
+        f"Allure results in {out / 'allure-results'}; HTML: npx allure generate {out / 'allure-results'}"
+        f" -o {out / 'allure-report'}"
+    )
+    raise typer.Exit(code)
