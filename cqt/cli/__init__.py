@@ -14,6 +14,7 @@ from cqt.cli import dashboard as dashboard_cli
 from cqt.cli import db as db_cli
 from cqt.cli import env as env_cli
 from cqt.cli import export as export_cli
+from cqt.cli import gate as gate_cli
 from cqt.sim import cli as sim_cli
 
 EXIT_CODES_HELP = "Exit codes: 0 success; 1 a check failed; 2 could not run (the message says how to fix it)."
@@ -40,6 +41,9 @@ app.command(
     "export", help="Export a leak-safe labelled dataset to Parquet (same as scripts/export_dataset.py)."
 )(export_cli.export)
 app.add_typer(export_cli.labels_app, name="labels")
+app.command(
+    "gate", help="Run the ALT-5 / ALT-6 acceptance gates; write reports/gate.md, gate.json, ALT-5.md, ALT-6.md."
+)(gate_cli.gate)
 
 
 @app.command("version")
