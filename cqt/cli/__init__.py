@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from cqt.cli import bot as bot_cli
+from cqt.cli import check as check_cli
 from cqt.cli import dashboard as dashboard_cli
 from cqt.cli import db as db_cli
 from cqt.cli import env as env_cli
@@ -27,6 +28,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(check_cli.app, name="check")
 app.add_typer(db_cli.app, name="db")
 app.add_typer(env_cli.app, name="env")
 # subcommands owned by other modules register here
