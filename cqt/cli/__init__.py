@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import typer
 
+from cqt.cli import bars as bars_cli
 from cqt.cli import bot as bot_cli
 from cqt.cli import check as check_cli
 from cqt.cli import dashboard as dashboard_cli
@@ -28,6 +29,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(bars_cli.app, name="bars")
 app.add_typer(check_cli.app, name="check")
 app.add_typer(db_cli.app, name="db")
 app.add_typer(env_cli.app, name="env")

@@ -41,6 +41,11 @@ def _connect(settings: Settings, target: DbTarget) -> psycopg.Connection[tuple[o
         fail(f"DB_CONNECT_FAIL: {cause} (tried {target.display}); {_fix_hint(settings)}")
 
 
+def open_db(settings: Settings) -> psycopg.Connection[tuple[object, ...]]:
+    """A connection to the configured database (UTC, autocommit), or exit 2 with the cause and the fix."""
+    return _connect(settings, _target(settings))
+
+
 @app.command("check")
 def check() -> None:
     """Connect and run SELECT 1: prints DB_CONNECT_OK and exits 0, or the cause and the fix and exits 2."""
