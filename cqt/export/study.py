@@ -25,6 +25,11 @@ from cqt.export.stats import ExportStats
 from cqt.labels import DynamicThreshold
 
 FIXED_R = (0.0005, 0.001, 0.002, 0.005)
+_HINT = {
+    "fixed": "A fixed r_t near the typical move, or the dynamic policy, labels moves.",
+    "dynamic": "The dynamic r_t never goes below r_min and the round-trip cost (fees, slippage, spread), "
+    "so in a quiet period no move pays for a trade: NONE is the right label.",
+}
 
 
 @dataclass
@@ -124,10 +129,10 @@ def explain(study: Study) -> list[str]:
         move = "unknown (no 1 s returns)" if sigma_h is None else f"{100 * sigma_h:.4f} %"
         ratio = "" if not sigma_h else f", {r.median_r() / sigma_h:.1f}x the typical move"
         lines.append(
-            f"{r.policy}: all {r.labelled} labels are NONE. Not an error: the period's typical move over "
+            f"all NONE under {r.policy}: {r.labelled} of {r.labelled} labels. Not an error: the period's typical move over "
             f"H = {study.params.horizon_s} s (sigma_1s * sqrt(H)) is {move}, the median r_t is "
             f"{100 * r.median_r():.4f} %{ratio}, and the largest |return| over H was "
-            f"{100 * r.max_abs_fwd():.4f} %. A smaller fixed r_t or the dynamic policy labels moves."
+            f"{100 * r.max_abs_fwd():.4f} %. {_HINT['dynamic' if r.policy == 'dynamic' else 'fixed']}"
         )
     return lines
 
