@@ -121,5 +121,5 @@ def judge_export(root: Path, done: Completed | str, output: Path, started_wall: 
             f" {done.tail()}"
         )
     if written.rows == 0:
-        raise GateFailure(f"{output} has 0 rows — {GUIDES['export']}")
+        raise GateFailure(f"{output} has 0 rows ({written.describe()}) — {GUIDES['export']}")
     return written
