@@ -7,13 +7,14 @@ the features of :mod:`cqt.export.spec` at ``t0``, the prediction stored for ``(s
 and the kernel's label; rows without a label are dropped and counted by reason.
 
 The range is processed in chunks of ``chunk_s`` (one UTC day by default, day-aligned), each read with
-its look-back and horizon as overlap, so memory is bounded by one chunk and the result does not depend on
-the chunking. Each chunk is one Parquet row group; with ``partition_by_day`` each day is its own file
+its look-back and horizon as overlap; the next chunk is read while the current one is built and written,
+so memory is bounded by two chunks, and the result does not depend on the chunking. Each chunk is one Parquet row group; with ``partition_by_day`` each day is its own file
 ``<output>/date=YYYY-MM-DD/part.parquet`` carrying the metadata of its own rows.
 
 Determinism: the same rows and parameters give byte-identical files except ``created_at`` (and
 ``code_version``) in the metadata: fixed column order, rows sorted by ``t0``, JSON with sorted keys,
-zstd level 3, no Arrow schema blob (the ``cqt`` key then reads back as the Arrow schema's metadata too).
+zstd level 1, dictionary encoding for ``symbol`` only, no Arrow schema blob (the ``cqt`` key then reads
+back as the Arrow schema's metadata too).
 Files are written under a temporary name and renamed when complete.
 """
 
@@ -22,7 +23,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,7 +58,7 @@ DAY_S = 86_400
 MS = pa.timestamp("ms", tz="UTC")
 US = pa.timestamp("us", tz="UTC")
 COMPRESSION = "zstd"
-COMPRESSION_LEVEL = 3
+COMPRESSION_LEVEL = 1
 
 
 class ExportError(Exception):
@@ -168,17 +170,41 @@ def chunk_bounds(start: datetime, end: datetime, chunk_s: int) -> list[tuple[int
     return out
 
 
-def build_chunk(
-    conn: psycopg.Connection[Any], plan: Plan, lo_ms: int, hi_ms: int
-) -> tuple[pa.Table, ExportStats]:
-    """The rows with ``lo_ms <= t0 < hi_ms`` and the chunk's counts."""
+@dataclass(frozen=True)
+class ChunkData:
+    """Everything one chunk reads from the database: rows per source (in ``plan.sources`` order) and the
+    stored predictions ``(ts, p_up, p_down, p_none, r_t, created_at)``."""
+
+    lo_ms: int
+    hi_ms: int
+    rows: list[Rows]
+    predictions: list[tuple[Any, ...]]
+
+
+def read_chunk(conn: psycopg.Connection[Any], plan: Plan, lo_ms: int, hi_ms: int) -> ChunkData:
+    """The database reads of the chunk ``lo_ms <= t0 < hi_ms``, each with its look-back (and the Binance
+    bars with the horizon) as overlap."""
     p = plan.params
+    window_s = plan.threshold.window_s if isinstance(plan.threshold, DynamicThreshold) else 0
+    rows = []
+    for i, source in enumerate(plan.sources):
+        if i == 0:  # the Binance bars: also the label kernel's input
+            since = lo_ms - (max(window_s, source.max_age_s) + 1) * 1000
+            until = hi_ms + p.horizon_s * 1000
+        else:
+            since, until = lo_ms - source.max_age_s * 1000, hi_ms
+        rows.append(read_rows(conn, source, ms_to_dt(since), ms_to_dt(until)))
+    predictions = conn.execute(_PREDICTIONS, {"symbol": p.symbol, "horizon_s": p.horizon_s, "model": p.model,
+                                              "lo": ms_to_dt(lo_ms), "hi": ms_to_dt(hi_ms)}).fetchall()  # fmt: skip
+    return ChunkData(lo_ms, hi_ms, rows, predictions)
+
+
+def build_chunk(plan: Plan, data: ChunkData) -> tuple[pa.Table, ExportStats]:
+    """The rows with ``lo_ms <= t0 < hi_ms`` and the chunk's counts (no database access)."""
+    p, lo_ms, hi_ms = plan.params, data.lo_ms, data.hi_ms
     stats = ExportStats(p.horizon_s)
     h_ms, step = p.horizon_s * 1000, p.every_s * 1000
-    binance = plan.sources[0]
-    window_s = plan.threshold.window_s if isinstance(plan.threshold, DynamicThreshold) else 0
-    lookback_ms = (max(window_s, binance.max_age_s) + 1) * 1000
-    bn = read_rows(conn, binance, ms_to_dt(lo_ms - lookback_ms), ms_to_dt(hi_ms + h_ms))
+    bn = data.rows[0]
     ts_ms = bn.ts // 1000
     in_chunk = (ts_ms >= lo_ms) & (ts_ms < hi_ms)
     t0_all = ts_ms[in_chunk & (ts_ms % step == 0)]
@@ -203,14 +229,12 @@ def build_chunk(
     stats.add_labels(labels["y"].astype(np.int8))
 
     columns: dict[str, pa.Array] = {"t0": pa.array(t0, MS), "symbol": pa.repeat(p.symbol, len(t0))}
-    for source in plan.sources:
-        since = ms_to_dt(lo_ms - source.max_age_s * 1000)
-        rows = bn if source is binance else read_rows(conn, source, since, ms_to_dt(hi_ms))
+    for source, rows in zip(plan.sources, data.rows, strict=True):
         for col, values in _features(source, rows, t0 * 1000).items():
             nulls = np.isnan(values)
             stats.nulls[col] += int(nulls.sum())
             columns[col] = pa.array(values, mask=nulls)
-    columns.update(_predictions(conn, p, t0, lo_ms, hi_ms))
+    columns.update(_predictions(data.predictions, t0))
     touch = labels["touch_ts"].astype(np.int64)
     columns |= {
         "y": pa.array(labels["y"], pa.int8()),
@@ -234,11 +258,7 @@ def _features(source: Source, rows: Rows, t0_us: NDArray[np.int64]) -> dict[str,
     return {col: gather(sel.values[v], idx) for v, col in zip(source.values, source.columns, strict=True)}
 
 
-def _predictions(
-    conn: psycopg.Connection[Any], p: ExportParams, t0: NDArray[np.int64], lo_ms: int, hi_ms: int
-) -> dict[str, pa.Array]:
-    rows = conn.execute(_PREDICTIONS, {"symbol": p.symbol, "horizon_s": p.horizon_s, "model": p.model,
-                                       "lo": ms_to_dt(lo_ms), "hi": ms_to_dt(hi_ms)}).fetchall()  # fmt: skip
+def _predictions(rows: list[tuple[Any, ...]], t0: NDArray[np.int64]) -> dict[str, pa.Array]:
     n = len(t0)
     probs = np.full((n, 4), np.nan)
     created = np.zeros(n, dtype=np.int64)
@@ -287,14 +307,29 @@ class _File:
         self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.writer = pq.ParquetWriter(
-            self.tmp, schema, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL, store_schema=False
-        )
+            self.tmp, schema, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL, store_schema=False,
+            use_dictionary=["symbol"],
+        )  # fmt: skip
         self.stats = ExportStats(horizon_s)
 
     def close(self, meta: dict[str, object]) -> None:
         self.writer.add_key_value_metadata({"cqt": json.dumps(meta, sort_keys=True, separators=(",", ":"))})
         self.writer.close()
         self.tmp.replace(self.path)
+
+
+def _prefetched(
+    conn: psycopg.Connection[Any], plan: Plan, bounds: list[tuple[int, int]]
+) -> Iterator[ChunkData]:
+    """The chunks' reads, the next one running in a thread while the caller builds and writes the current
+    one: PostgreSQL formats rows in its own process meanwhile. At most two chunks are held."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-read") as pool:
+        pending = pool.submit(read_chunk, conn, plan, *bounds[0]) if bounds else None
+        for nxt in [*bounds[1:], None]:
+            assert pending is not None
+            data = pending.result()
+            pending = pool.submit(read_chunk, conn, plan, *nxt) if nxt is not None else None
+            yield data
 
 
 def export_dataset(
@@ -321,10 +356,10 @@ def export_dataset(
         extra = {"partition": f.path.parent.name.removeprefix("date=")} if partition_by_day else {}
         f.close(metadata(params, plan.sources, f.stats, created_at, **extra))
 
-    for lo_ms, hi_ms in chunk_bounds(params.start, params.end, chunk_s):
-        table, stats = build_chunk(conn, plan, lo_ms, hi_ms)
+    for data in _prefetched(conn, plan, chunk_bounds(params.start, params.end, chunk_s)):
+        table, stats = build_chunk(plan, data)
         if partition_by_day:
-            day = ms_to_dt(lo_ms).date().isoformat()
+            day = ms_to_dt(data.lo_ms).date().isoformat()
             path = output / f"date={day}" / "part.parquet"
             if current is None or current.path != path:
                 if current is not None:
