@@ -27,6 +27,7 @@ Feature: ALT-5 24 h operation and dataset
     When the 1-hour dataset is exported with a 120 s horizon
     Then the Parquet file reads back with rows
     And almost no rows were dropped for a label_ts before t0 plus the horizon
+    And the leak check's audit of the file finds no label before t0 plus the horizon
 
   Scenario: ALT-5.6 The 24 h export btc_24h.parquet
     Given a bot that has run for 24 hours

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,15 +24,18 @@ def gate(
         ),
     ] = "deployment",
     strict: Annotated[bool, typer.Option(help="Also exit 1 when a gate is PENDING.")] = False,
+    reports: Annotated[
+        Path | None, typer.Option(help="Where the reports go (default: reports/ of the checkout).")
+    ] = None,
 ) -> None:
     """Run the gates; exit 0 unless a gate FAILs (--strict: or is PENDING). Reports go to reports/."""
     if profile not in PROFILES:
         fail(f"--profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+    out = (reports or project_root() / "reports").resolve()
     try:
-        code, rows = run_gate(profile, strict)
+        code, rows = run_gate(profile, strict, out_dir=out)
     except SuiteMissing as exc:
         fail(str(exc))
-    out = project_root() / "reports"
     typer.echo(f"gate ({profile}{', strict' if strict else ''}): {summary_text(rows)}")
     for row in rows:
         if row.result.status != "PASS":

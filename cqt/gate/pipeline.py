@@ -110,3 +110,18 @@ def judge_pipeline(result: PipelineRun) -> str:
             f"`{done.shown}` exited 0 but the modules disagree: {result.per_module()} — {guides}"
         )
     return f"`{done.shown}` exit 0 in {done.elapsed_s:.1f} s; {result.per_module()}"
+
+
+def audit_dataset(root: Path, dataset: Path, window_s: int) -> ModuleResult:
+    """The leak check with `--dataset`: the file's labels and features re-checked against the database."""
+    entry = check_module("leak")
+    missing = entry.missing(root)
+    args = ("--window", str(window_s), "--dataset", str(dataset), "--json")
+    return module_result("leak", missing or run(entry.argv(*args), root, CHECK_TIMEOUT_S))
+
+
+def judge_audit(result: ModuleResult, dataset: Path) -> str:
+    """PASS evidence of a dataset audit, or GateFailure with the leak guide."""
+    if result.status != "PASS":
+        raise GateFailure(f"leak audit of {dataset}: {result.line()} — {GUIDES['leak']}")
+    return f"leak audit of {dataset}: {result.line()}"

@@ -18,6 +18,7 @@ from cqt.gate.local_run import LocalRun
 from cqt.gate.matrix import Row, RunInfo, rows_of, write_all
 from cqt.gate.plugin import RESULTS_ENV
 from cqt.gate.profiles import PROFILE_ENV, PROFILES
+from cqt.gate.session import REPORTS_ENV
 from cqt.gate.verdict import GateResult
 
 SUITE = (
@@ -72,7 +73,11 @@ def run_gate(
     out_dir.mkdir(parents=True, exist_ok=True)
     results_file = out_dir / "gate-results.jsonl"
     results_file.unlink(missing_ok=True)
-    env = {PROFILE_ENV: PROFILES[profile_name].name, RESULTS_ENV: str(results_file)}
+    env = {
+        PROFILE_ENV: PROFILES[profile_name].name,
+        RESULTS_ENV: str(results_file),
+        REPORTS_ENV: str(out_dir),
+    }
     local = LocalRun(root) if profile_name == "local" else None
     try:
         if local is not None:

@@ -19,6 +19,7 @@ from cqt.gate.profiles import Profile
 
 T = TypeVar("T")
 HORIZON_S = 120
+REPORTS_ENV = "CQT_GATE_REPORTS"
 
 
 class _Raised:
@@ -31,12 +32,14 @@ class _Raised:
 class GateSession:
     """Evidence of one `cqt gate` run, shared by its scenarios."""
 
-    def __init__(self, root: Path, profile: Profile, settings: Settings, local: RunFile | None) -> None:
+    def __init__(
+        self, root: Path, profile: Profile, settings: Settings, local: RunFile | None, out_dir: Path
+    ) -> None:
         self.root = root
         self.profile = profile
         self.settings = settings
         self.local = local
-        self.out_dir = root / "reports"
+        self.out_dir = out_dir
         self._cache: dict[str, object] = {}
 
     def _once(self, key: str, make: Callable[[], T]) -> T:

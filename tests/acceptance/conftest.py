@@ -18,7 +18,7 @@ from cqt.gate.evidence import RunSpan
 from cqt.gate.exports import ExportFile
 from cqt.gate.local_run import RunFile
 from cqt.gate.profiles import DAY_S, LOCAL_RUN_ENV, from_env
-from cqt.gate.session import GateSession
+from cqt.gate.session import REPORTS_ENV, GateSession
 from tests.acceptance.judging import judge, pending_guard
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def gate() -> GateSession:
     run_file = os.environ.get(LOCAL_RUN_ENV)
-    return GateSession(ROOT, from_env(), load_settings(), RunFile.read(Path(run_file)) if run_file else None)
+    local = RunFile.read(Path(run_file)) if run_file else None
+    out_dir = Path(os.environ.get(REPORTS_ENV, ROOT / "reports"))
+    return GateSession(ROOT, from_env(), load_settings(), local, out_dir)
 
 
 @given("the configured database answers")

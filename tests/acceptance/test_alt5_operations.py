@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from pytest_bdd import scenarios, then, when
 
-from cqt.gate import datasets, evidence, matrix, runtime
+from cqt.gate import datasets, evidence, matrix, pipeline, runtime
 from cqt.gate.commands import LABELS_STUDY, Completed, run
 from cqt.gate.dashboard import dashboard_health
 from cqt.gate.evidence import RunSpan
@@ -57,6 +57,16 @@ def few_violations(
     request: pytest.FixtureRequest, gate: GateSession, exported: Callable[[], ExportFile]
 ) -> None:
     judge(request, lambda: datasets.violation_drops(exported(), gate.profile))
+
+
+@then("the leak check's audit of the file finds no label before t0 plus the horizon")
+def audited(request: pytest.FixtureRequest, gate: GateSession, exported: Callable[[], ExportFile]) -> None:
+    def audit() -> str:
+        path = exported().path
+        result = pipeline.audit_dataset(gate.root, path, gate.profile.check_window_s)
+        return pipeline.judge_audit(result, path) + gate.profile.note()
+
+    judge(request, audit)
 
 
 @when("the label study runs over the last 24 hours", target_fixture="study")
