@@ -131,7 +131,7 @@ def streams(run_id: int) -> pl.DataFrame:
     last minute (or since the run's first snapshot)."""
     return fetch(
         "SELECT s.exchange, s.stream, s.connection, s.messages,"
-        " (s.messages - p.messages) / nullif(extract(epoch FROM s.ts - p.ts), 0) AS msg_per_s,"
+        " ((s.messages - p.messages) / nullif(extract(epoch FROM s.ts - p.ts), 0))::float8 AS msg_per_s,"
         " s.malformed, s.reconnects, s.stalls,"
         " extract(epoch FROM s.ts - s.last_event_ts)::float8 AS lag_event_s,"
         " extract(epoch FROM s.ts - s.last_recv_ts)::float8 AS lag_recv_s,"
@@ -175,7 +175,7 @@ def gap_counts(window_s: int) -> pl.DataFrame:
         "SELECT exchange, symbol, stream, count(*) AS opened,"
         " count(*) FILTER (WHERE status = 'filled') AS filled,"
         " count(*) FILTER (WHERE status = 'unfillable') AS unfillable,"
-        " count(*) FILTER (WHERE status = 'open') AS still_open, sum(filled_count) AS rows_filled"
+        " count(*) FILTER (WHERE status = 'open') AS still_open, sum(filled_count)::bigint AS rows_filled"
         " FROM gaps WHERE opened_at > now() - make_interval(secs => %(w)s)"
         " GROUP BY exchange, symbol, stream ORDER BY exchange, symbol, stream",
         {"w": window_s},

@@ -59,6 +59,13 @@ def num(value: object, digits: int = 2) -> str:
     return "—"
 
 
+def sig(value: object, digits: int = 4) -> str:
+    """A score to `digits` significant digits (tiny scores stay readable); an em dash for null or NaN."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return f"{value:.{digits}g}"
+    return "—"
+
+
 def missing(what: str) -> None:
     """Explain that `what` is not in the database yet and how to get it there."""
     st.info(

@@ -59,10 +59,10 @@ def _body(sel: Selection) -> None:
         left, right = st.columns(2)
         if bars_b.height:
             left.altair_chart(time_chart(bars_b, ["close"], f"Binance {sel.symbol} close", "USDT"))
-            left.altair_chart(time_chart(bars_b, ["spread_bps"], "Binance spread", "bps"))
+            left.altair_chart(time_chart(bars_b, ["spread_bps"], "Binance spread", "bps", fmt=".3f"))
         if bars_u.height:
             right.altair_chart(time_chart(bars_u, ["close"], f"Upbit {sel.upbit} close", "KRW", fmt=",.0f"))
-            right.altair_chart(time_chart(bars_u, ["spread_bps"], "Upbit spread", "bps"))
+            right.altair_chart(time_chart(bars_u, ["spread_bps"], "Upbit spread", "bps", fmt=".3f"))
 
     st.subheader("Upbit premium over Binance")
     st.caption(PREMIUM_NOTE)

@@ -10,7 +10,7 @@ import streamlit as st
 
 from cqt.dashboard import queries as q
 from cqt.dashboard.calibration import OUTCOMES, reliability
-from cqt.dashboard.ui import Selection, first, guarded, missing, num, time_chart, utc
+from cqt.dashboard.ui import Selection, first, guarded, missing, num, sig, time_chart, utc
 
 # Scores of the uninformed forecast (1/3 each) for three outcomes: Brier 2/3, log loss ln 3.
 UNIFORM_BRIER = 2 / 3
@@ -30,12 +30,12 @@ def _body(sel: Selection) -> None:
     cols[1].metric("Settled with a label", f"{num(summary['labelled'], 0)} of {num(summary['settled'], 0)}")
     cols[2].metric(
         "Mean Brier score",
-        num(summary["brier"], 4),
+        sig(summary["brier"]),
         help=f"lower is better; 1/3 each scores {UNIFORM_BRIER:.4f}",
     )
     cols[3].metric(
         "Mean log loss",
-        num(summary["log_loss"], 4),
+        sig(summary["log_loss"]),
         help=f"lower is better; 1/3 each scores {UNIFORM_LOG_LOSS:.4f}",
     )
 
@@ -43,7 +43,10 @@ def _body(sel: Selection) -> None:
     st.dataframe(
         latest.with_columns(
             pl.col("ts", "settled_at").map_elements(utc, return_dtype=pl.String),
-            pl.col("y").replace_strict(OUTCOME_NAME, default=None, return_dtype=pl.String).alias("outcome"),
+            pl.col("y")
+            .cast(pl.Int64)
+            .replace_strict(OUTCOME_NAME, default=None, return_dtype=pl.String)
+            .alias("outcome"),
         ).drop("y"),
         hide_index=True,
     )
@@ -66,13 +69,13 @@ def _body(sel: Selection) -> None:
         outcomes.select(
             "outcome",
             "n",
-            pl.col("mean_brier").round(4).alias("mean Brier"),
-            pl.col("mean_log_loss").round(4).alias("mean log loss"),
+            pl.col("mean_brier").map_elements(sig, return_dtype=pl.String).alias("mean Brier"),
+            pl.col("mean_log_loss").map_elements(sig, return_dtype=pl.String).alias("mean log loss"),
         )
     )
     left, right = st.columns(2)
     left.altair_chart(
-        time_chart(done, ["brier", "log_loss"], "Scores of settled predictions", "score", fmt=".3f")
+        time_chart(done, ["brier", "log_loss"], "Scores of settled predictions", "score", fmt=".3g")
     )
     right.altair_chart(_calibration_chart(reliability(done)))
     right.caption("Mean predicted probability per 0.1-wide bin against how often that outcome happened.")
