@@ -18,7 +18,7 @@ import psycopg
 import typer
 
 from cqt.cli.common import fail, settings_or_exit
-from cqt.cli.db import _connect, _target
+from cqt.cli.db import open_db
 from cqt.export.dataset import (
     DAY_S,
     ExportError,
@@ -84,8 +84,7 @@ def _params(symbol: str, horizon: int, label: str, r_policy: str, every: str, rn
 
 
 def _connection() -> psycopg.Connection[Any]:
-    settings = settings_or_exit()
-    return _connect(settings, _target(settings))
+    return open_db(settings_or_exit())
 
 
 def export(
