@@ -79,10 +79,11 @@ def bar_frame(exchange: str, symbol: str, cols: dict[str, Any], lo: int, hi: int
     frame = to_frame(cols).rename({"mid": "mid_close"})
     frame = frame.filter((pl.col("ts").cast(pl.Int64) > lo) & (pl.col("ts").cast(pl.Int64) <= hi))
     jitter = np.random.default_rng([seed, lo // 1000]).integers(0, 1_500_000, frame.height)
+    frame = frame.with_columns(pl.Series("recv_delay_us", 2_000_000 + jitter))
     return frame.with_columns(
         pl.lit(exchange).alias("exchange"),
         pl.lit(symbol).alias("symbol"),
-        (pl.col("ts").cast(pl.Datetime("us", "UTC")) + pl.duration(microseconds=2_000_000 + jitter)).alias(
+        (pl.col("ts").cast(pl.Datetime("us", "UTC")) + pl.duration(microseconds="recv_delay_us")).alias(
             "recv_ts"
         ),
         pl.col(pl.Float64).fill_nan(None),
