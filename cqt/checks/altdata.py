@@ -103,8 +103,11 @@ def fill_rate(ctx: CheckContext, stream: Stream) -> tuple[int, int] | None:
     """(slots with data, expected slots), or None when the window holds no complete slot."""
     w, c = ctx.window, stream.cadence_s
     hi = w.now.timestamp() - stream.poll_s - SETTLE_S
-    lo = hi - w.seconds
-    expected = math.floor(hi / c) - math.floor(lo / c)
+    first, last = (
+        math.floor((hi - w.seconds) / c),
+        math.floor(hi / c),
+    )  # slots (k*c - c, k*c], first < k <= last
+    expected = last - first
     if expected < 1:
         return None
     table, filters = stream.table, dict(stream.filters)
@@ -115,7 +118,7 @@ def fill_rate(ctx: CheckContext, stream: Stream) -> tuple[int, int] | None:
         "SELECT count(DISTINCT ceil(extract(epoch FROM ts) / %(c)s)) FROM {t}"
         " WHERE {f} AND ts > to_timestamp(%(lo)s) AND ts <= to_timestamp(%(hi)s)"
     ).format(t=sql.Identifier(table), f=where(filters))
-    params: dict[str, Any] = {**filters, "c": c, "lo": lo, "hi": math.floor(hi / c) * c}
+    params: dict[str, Any] = {**filters, "c": c, "lo": first * c, "hi": last * c}
     row = ctx.conn.execute(q, params).fetchone()
     return (int(row[0]) if row else 0), expected
 
