@@ -29,7 +29,7 @@ DATABASE = "cqt_gate"
 # The run the gates judge: the 120 s that stand in for 10 minutes, plus the bot's start-up, plus enough
 # for the 1 h export to hold labelled rows (t0 needs ~40 s of returns before it for the dynamic r_t and
 # the 120 s horizon after it).
-RUN_S = 210.0
+RUN_S = 240.0
 # A cap in case the gate process dies without stopping the bot.
 MAX_RUN_S = 1_800
 
