@@ -86,6 +86,12 @@ def continuous_run(runs: list[RunSpan], need_s: int, profile: Profile, bot_hint:
         raise no_run(profile, bot_hint)
     if best.continuous_s >= need_s:
         return f"{best.describe()} (required {duration(need_s)}){profile.note()}"
+    if profile.local and need_s <= profile.continuous_s:
+        # the local profile ran the bot for longer than this itself: a shorter run is a broken run
+        raise GateFailure(
+            f"the local bot run lasted only {duration(best.continuous_s)} of the {duration(need_s)} the local"
+            f" profile ran it for: {best.describe()}; {bot_hint}"
+        )
     raise Pending(
         "bot run time",
         f"only {duration(best.continuous_s)} of the required {duration(need_s)} of continuous bot run time:"

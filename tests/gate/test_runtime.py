@@ -53,10 +53,21 @@ def test_no_run_is_pending_in_a_deployment_and_a_failure_of_the_local_run(db: st
 
 def test_24_hours_in_the_local_profile_is_pending_with_the_run_time_seen(db: str) -> None:
     plant_run(db, source="sim", started_s_ago=150)
+    assert "150 s continuous" in runtime.continuous_run(
+        evidence.bot_runs(db, "sim"), LOCAL.continuous_s, LOCAL
+    )
     with pytest.raises(Pending) as pending:
         runtime.continuous_run(evidence.bot_runs(db, "sim"), DAY_S, LOCAL)
     assert pending.value.reason.startswith("only 150 s of the required 86400 s (24.0 h)")
     assert pending.value.reason.endswith(LOCAL.note())
+
+
+def test_a_local_run_that_died_early_fails_the_local_10_minute_gate(db: str) -> None:
+    plant_run(db, source="sim", started_s_ago=100, stopped_s_ago=70, cause="crash")
+    with pytest.raises(
+        GateFailure, match=r"the local bot run lasted only 30 s of the 120 s .*stop cause crash.*; bot said"
+    ):
+        runtime.continuous_run(evidence.bot_runs(db, "sim"), LOCAL.continuous_s, LOCAL, "bot said: boom")
 
 
 def test_window_evidence_needs_a_bot_running_for_the_whole_window(db: str) -> None:
