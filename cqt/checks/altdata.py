@@ -64,7 +64,8 @@ def judge(ctx: CheckContext, stream: Stream) -> list[Measurement]:
     w = ctx.window
     limit = lag_limit(ctx, stream)
     q = sql.SQL(
-        "SELECT extract(epoch FROM %(now)s - max(ts))::float8, extract(epoch FROM %(now)s - max(recv_ts))::float8"
+        "SELECT extract(epoch FROM %(now)s - max(ts))::float8,"
+        " extract(epoch FROM %(now)s - max(recv_ts))::float8"
         " FROM {t} WHERE {f} AND ts > %(since)s AND ts <= %(now)s"
     ).format(t=sql.Identifier(stream.table), f=where(stream.filters))
     since = w.start - timedelta(seconds=limit)

@@ -84,7 +84,7 @@ def check(ctx: CheckContext) -> list[Measurement]:
     share = bad_all / (ok_all + bad_all) if ok_all + bad_all else None
     detail = f"{bad_all} of {ok_all + bad_all} calls" + (f"; {', '.join(codes_all)}" if codes_all else "")
     out.append(at_most("coinglass fail_share", share, s.check_max_coinglass_fail_share, "", detail))
-    return out  # fmt: skip
+    return out
 
 
 def key_measurement(ctx: CheckContext, runs: list[tuple[int, str]]) -> Measurement:

@@ -67,7 +67,8 @@ _BARS = (
     "   OR bid_close <= 0 OR ask_close <= 0 OR close > high OR close < low)),"
     " count(*) FILTER (WHERE spread_bps < 0),"
     " count(*) FILTER (WHERE stale), count(*) FILTER (WHERE gap)"
-    " FROM market_1s WHERE exchange = %(exchange)s AND symbol = %(symbol)s AND ts > %(start)s AND ts <= %(now)s"
+    " FROM market_1s WHERE exchange = %(exchange)s AND symbol = %(symbol)s"
+    " AND ts > %(start)s AND ts <= %(now)s"
 )
 
 
@@ -82,15 +83,25 @@ def bars(ctx: CheckContext, exchange: str, symbol: str) -> list[Measurement]:
     if n == 0:
         return out
     out += [
-        at_most(f"{name} null_close", share(null_close, usable), s.check_max_null_rate, "", f"{null_close}/{usable}"),
         at_most(
-            f"{name} null_spread", share(null_spread, usable), s.check_max_null_rate, "", f"{null_spread}/{usable}"
+            f"{name} null_close",
+            share(null_close, usable),
+            s.check_max_null_rate,
+            "",
+            f"{null_close}/{usable}",
+        ),
+        at_most(
+            f"{name} null_spread",
+            share(null_spread, usable),
+            s.check_max_null_rate,
+            "",
+            f"{null_spread}/{usable}",
         ),
         equals(f"{name} bad_prices", bad, 0, "", "non-positive price or close outside [low, high]"),
         equals(f"{name} negative_spread", negative, 0),
         at_most(f"{name} stale_share", stale / n, s.check_max_stale_share, "", f"{stale}/{n}"),
         at_most(f"{name} gap_share", gap / n, s.check_max_gap_share, "", f"{gap}/{n}"),
-    ]  # fmt: skip
+    ]
     return out
 
 
@@ -100,7 +111,8 @@ def share(part: int, whole: int) -> float | None:
 
 _PREDICTIONS = (
     "SELECT p.ts, p.p_up, p.p_down, p.p_none, p.r_t, p.features,"
-    " extract(epoch FROM p.ts - (SELECT max(r.started_at) FROM bot_runs r WHERE r.started_at <= p.ts))::float8"
+    " extract(epoch FROM p.ts"
+    "   - (SELECT max(r.started_at) FROM bot_runs r WHERE r.started_at <= p.ts))::float8"
     " FROM predictions p WHERE p.symbol = %(symbol)s AND p.ts > %(start)s AND p.ts <= %(now)s"
 )
 
@@ -128,9 +140,16 @@ def predictions(ctx: CheckContext, symbol: str) -> list[Measurement]:
         label = f"{name} null_{feat}"
         if not judged:
             out.append(
-                Measurement(label, None, s.check_max_null_rate, "<=", "", True,
-                            f"not judged: no prediction {warm:g} s after its run started")
-            )  # fmt: skip
+                Measurement(
+                    label,
+                    None,
+                    s.check_max_null_rate,
+                    "<=",
+                    "",
+                    True,
+                    f"not judged: no prediction {warm:g} s after its run started",
+                )
+            )
             continue
         detail = f"{nulls}/{len(judged)} after a {warm:g} s warm-up"
         out.append(at_most(label, nulls / len(judged), s.check_max_null_rate, "", detail))

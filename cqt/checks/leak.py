@@ -4,8 +4,9 @@ Measurements:
 
 * ``predictions audited``: a random sample of ``CHECK_LEAK_SAMPLE`` predictions in the window (at least
   one must exist). For each, every feature is recomputed by :mod:`cqt.checks.leak_reference` from rows
-  with ``ts <= t0 AND recv_ts <= t0`` only, and compared with the stored ``features`` (relative tolerance
-  1e-9, null == null). ``feature_mismatches`` must be 0; the first few are named with both values.
+  with ``ts <= t0 AND recv_ts <= t0`` only, and compared with the stored ``features`` with the dataset
+  contract's tolerance (:func:`~cqt.checks.leak_dataset.close_enough`). ``feature_mismatches`` must be 0;
+  the first few are named with both values.
   A prediction whose look-back contains a bar revised after ``t0`` (``revision > 0``, ``recv_ts > t0``:
   the version the predictor saw is overwritten) cannot be recomputed and is counted as unverifiable
   instead. A bar first received after ``t0`` (``revision = 0``) is not an excuse: using it is the leak.
@@ -27,24 +28,15 @@ from datetime import datetime
 from typing import Any
 
 from cqt.checks.context import CheckContext
-from cqt.checks.leak_dataset import audit_dataset
+from cqt.checks.leak_dataset import audit_dataset, close_enough
 from cqt.checks.leak_reference import THRESHOLD, Reference, reference
 from cqt.checks.result import Measurement, at_least, equals
 from cqt.checks.run import main
 
 NAME = "leak"
-REL_TOL = 1e-9
-ABS_TOL = 1e-12
 SHOW = 3
 WEEK_S = 604_800
 MONDAY_OFFSET_S = 4 * 86_400  # 1970-01-01 was a Thursday
-
-
-def close_enough(a: float | None, b: float | None) -> bool:
-    """null == null; numbers within ``REL_TOL`` relative (``ABS_TOL`` absolute near zero)."""
-    if a is None or b is None:
-        return a is None and b is None
-    return abs(a - b) <= REL_TOL * max(abs(a), abs(b)) + ABS_TOL
 
 
 @dataclass(frozen=True)
@@ -57,7 +49,8 @@ class Mismatch:
 
     def __str__(self) -> str:
         return (
-            f"prediction {self.prediction_id} at {self.t0.isoformat()}: {self.feature} stored {self.stored!r},"
+            f"prediction {self.prediction_id} at {self.t0.isoformat()}:"
+            f" {self.feature} stored {self.stored!r},"
             f" recomputed {self.recomputed!r}"
         )
 
@@ -137,13 +130,18 @@ def predictions_audit(ctx: CheckContext) -> list[Measurement]:
     )
     return [
         at_least(
-            "predictions audited", audited, 1, "",
+            "predictions audited",
+            audited,
+            1,
+            "",
             f"of {len(sample)} sampled ({unverifiable} unverifiable: bars revised after t0)",
         ),
         equals("predictions feature_mismatches", len(mismatches), 0, "", shown or "every feature recomputed"),
         equals("predictions created_before_t0", early, 0, "", "created_at < ts"),
-        equals("predictions label_before_horizon", label_early, 0, "", f"label_ts < ts + H, of {settled} settled"),
-    ]  # fmt: skip
+        equals(
+            "predictions label_before_horizon", label_early, 0, "", f"label_ts < ts + H, of {settled} settled"
+        ),
+    ]
 
 
 def metric_stamps(ctx: CheckContext) -> list[Measurement]:

@@ -36,9 +36,19 @@ from cqt.checks.result import Measurement, at_least, equals
 
 TABLES = frozenset({"market_1s", "mark_price", "metrics", "liquidations"})
 RULES = frozenset({"latest_usable"})
-NON_FEATURE = frozenset({
-    "t0", "symbol", "y", "fwd_return", "r_t", "label_ts", "touch_ts", "ambiguous", "horizon_s",
-})  # fmt: skip
+NON_FEATURE = frozenset(
+    {
+        "t0",
+        "symbol",
+        "y",
+        "fwd_return",
+        "r_t",
+        "label_ts",
+        "touch_ts",
+        "ambiguous",
+        "horizon_s",
+    }
+)
 REL_TOL = 1e-9
 ABS_TOL = 1e-12
 SHOW = 3
@@ -121,7 +131,7 @@ def read_part(path: Path) -> Part:
     problems += [
         f"{path.name}: feature column {c} has no spec" for c in sorted(features - {s.column for s in specs})
     ]
-    return Part(path, rows, [s for s in specs if s.table in TABLES and s.column in columns], problems)  # fmt: skip
+    return Part(path, rows, [s for s in specs if s.table in TABLES and s.column in columns], problems)
 
 
 def _value(v: Any) -> float | None:
@@ -131,7 +141,8 @@ def _value(v: Any) -> float | None:
     return None if math.isnan(f) else f
 
 
-def _same(a: float | None, b: float | None) -> bool:
+def close_enough(a: float | None, b: float | None) -> bool:
+    """The contract's comparison: null == null; numbers within 1e-9 relative (1e-12 absolute near zero)."""
     if a is None or b is None:
         return a is None and b is None
     return abs(a - b) <= REL_TOL * max(abs(a), abs(b)) + ABS_TOL
@@ -149,22 +160,29 @@ def audit_dataset(conn: psycopg.Connection[Any], path: Path, sample_n: int) -> l
             got = conn.execute(spec.query(), spec.params(t0)).fetchone()
             want = None if got is None else _value(got[0])
             have = _value(row.get(spec.column))
-            if not _same(have, want):
+            if not close_enough(have, want):
                 mismatches.append(f"t0 {t0.isoformat()} {spec.column}: file {have!r}, recomputed {want!r}")
     late_labels = [
-        r["t0"] for _, r in pool
+        r["t0"]
+        for _, r in pool
         if r.get("label_ts") is None or r["label_ts"] < r["t0"] + timedelta(seconds=int(r["horizon_s"]))
-    ]  # fmt: skip
+    ]
     early_preds = [
         r["t0"] for _, r in pool if r.get("pred_created_at") is not None and r["pred_created_at"] < r["t0"]
     ]
     return [
-        equals("dataset spec_problems", len(problems), 0, "", "; ".join(problems[:SHOW]) or f"{len(parts)} file(s)"),
+        equals(
+            "dataset spec_problems",
+            len(problems),
+            0,
+            "",
+            "; ".join(problems[:SHOW]) or f"{len(parts)} file(s)",
+        ),
         at_least("dataset rows audited", len(sample), 1, "", f"of {len(pool)} rows"),
         equals("dataset feature_mismatches", len(mismatches), 0, "", "; ".join(mismatches[:SHOW])),
         equals("dataset label_before_horizon", len(late_labels), 0, "", _first(late_labels)),
         equals("dataset pred_created_before_t0", len(early_preds), 0, "", _first(early_preds)),
-    ]  # fmt: skip
+    ]
 
 
 def _first(ts: list[datetime]) -> str:

@@ -108,8 +108,11 @@ class CheckResult:
             shown = "; ".join(_brief(m) for m in failed[:5])
             more = f"; +{len(failed) - 5} more" if len(failed) > 5 else ""
             return f"{head} ({len(failed)} of {n} failed: {shown}{more})"
-        tight = min(self.measurements, key=Measurement.margin)
-        extra = "" if tight.margin() == math.inf else f"; tightest: {_brief(tight)}"
+        # "0 <= 0" bounds (counts that must be zero) are always at their limit: the nearest non-zero bound
+        # (a lag, a fill, a share) says more about how healthy the pass is
+        bounded = [m for m in self.measurements if m.threshold and m.margin() != math.inf]
+        tight = min(bounded, key=Measurement.margin, default=None)
+        extra = "" if tight is None else f"; tightest: {_brief(tight)}"
         return f"{head} ({n} of {n} ok over {self.window_s} s{extra})"
 
     def text(self) -> str:

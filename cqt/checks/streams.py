@@ -71,19 +71,32 @@ def catalogue(settings: Settings, binance_symbols: list[str], upbit_markets: lis
     out: list[Stream] = []
     for m in upbit_markets:
         key = {"exchange": "upbit", "symbol": m}
-        out.append(Stream(f"upbit/{m}/trade", "trades", key, 1, "bars", status=("upbit", "trade"),
-                          gap_stream="trade"))  # fmt: skip
+        out.append(
+            Stream(
+                f"upbit/{m}/trade", "trades", key, 1, "bars", status=("upbit", "trade"), gap_stream="trade"
+            )
+        )
         out.append(Stream(f"upbit/{m}/orderbook", "quotes", key, 1, "rows", status=("upbit", "orderbook")))
     for s in binance_symbols:
         key = {"exchange": "binance", "symbol": s}
         out += [
-            Stream(f"binance/{s}/aggTrade", "trades", key, 1, "bars", status=("binance", "aggTrade"),
-                   gap_stream="aggTrade"),
+            Stream(
+                f"binance/{s}/aggTrade",
+                "trades",
+                key,
+                1,
+                "bars",
+                status=("binance", "aggTrade"),
+                gap_stream="aggTrade",
+            ),
             Stream(f"binance/{s}/bookTicker", "quotes", key, 1, "rows", status=("binance", "bookTicker")),
-            Stream(f"binance/{s}/markPrice@1s", "mark_price", key, 1, "rows",
-                   status=("binance", "markPrice@1s")),
-            Stream(f"binance/{s}/forceOrder", "liquidations", key, 1, "none", status=("binance", "forceOrder")),
-        ]  # fmt: skip
+            Stream(
+                f"binance/{s}/markPrice@1s", "mark_price", key, 1, "rows", status=("binance", "markPrice@1s")
+            ),
+            Stream(
+                f"binance/{s}/forceOrder", "liquidations", key, 1, "none", status=("binance", "forceOrder")
+            ),
+        ]
         for series in bp.PERIOD_SERIES.values():
             for _, metric in series:
                 out.append(_metric("binance", s, metric, BINANCE_PERIOD_S, tuning.binance_period_every_s))

@@ -149,8 +149,15 @@ def fill_market(conn: psycopg.Connection[Any], now: datetime, run_id: int) -> No
                     imbalance=0.1 * rng.uniform(-1, 1),
                 )
             )
-        marks.append(dict(symbol=SYMBOL, ts=ts, recv_ts=ts + timedelta(milliseconds=20), mark_price=prices["binance"],
-                          funding_rate=0.0001))  # fmt: skip
+        marks.append(
+            dict(
+                symbol=SYMBOL,
+                ts=ts,
+                recv_ts=ts + timedelta(milliseconds=20),
+                mark_price=prices["binance"],
+                funding_rate=0.0001,
+            )
+        )
     _insert(conn, "trades", trades)
     _insert(conn, "quotes", quotes)
     _insert(conn, "market_1s", bars)
@@ -160,12 +167,28 @@ def fill_market(conn: psycopg.Connection[Any], now: datetime, run_id: int) -> No
     for k in range(0, SPAN_S + 1, 5):
         ts = start + timedelta(seconds=k)
         for exchange, stream, connection in (
-            ("upbit", "trade", "upbit"), ("upbit", "orderbook", "upbit"), ("binance", "aggTrade", "binance/market"),
-            ("binance", "bookTicker", "binance/public"), ("binance", "markPrice@1s", "binance/market"),
+            ("upbit", "trade", "upbit"),
+            ("upbit", "orderbook", "upbit"),
+            ("binance", "aggTrade", "binance/market"),
+            ("binance", "bookTicker", "binance/public"),
+            ("binance", "markPrice@1s", "binance/market"),
             ("binance", "forceOrder", "binance/market"),
-        ):  # fmt: skip
-            status.append(dict(run_id=run_id, ts=ts, exchange=exchange, stream=stream, connection=connection,
-                               messages=k, malformed=0, reconnects=0, stalls=0, last_event_ts=ts, last_recv_ts=ts))  # fmt: skip
+        ):
+            status.append(
+                dict(
+                    run_id=run_id,
+                    ts=ts,
+                    exchange=exchange,
+                    stream=stream,
+                    connection=connection,
+                    messages=k,
+                    malformed=0,
+                    reconnects=0,
+                    stalls=0,
+                    last_event_ts=ts,
+                    last_recv_ts=ts,
+                )
+            )
     _insert(conn, "stream_status", status)
 
 
@@ -212,11 +235,17 @@ def fill_metrics(conn: psycopg.Connection[Any], start: datetime, end: datetime) 
             rows,
         )
     calls = [
-        dict(ts=start + timedelta(seconds=k, milliseconds=i), symbol="BTC" if i == 0 else SYMBOL, endpoint=e, ok=True,
-             http_status=200, body_code="0")
+        dict(
+            ts=start + timedelta(seconds=k, milliseconds=i),
+            symbol="BTC" if i == 0 else SYMBOL,
+            endpoint=e,
+            ok=True,
+            http_status=200,
+            body_code="0",
+        )
         for k in range(0, SPAN_S, 60)
         for i, e in enumerate(cp.SERIES)
-    ]  # fmt: skip
+    ]
     _insert(conn, "coinglass_call_status", calls)
 
 

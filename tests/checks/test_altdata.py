@@ -51,7 +51,7 @@ def test_open_gap_fails(healthy: Evidence) -> None:
 
 
 def test_reconnects_in_the_window_fail(healthy: Evidence) -> None:
-    # the connection reconnected 5 times inside the window; 2 earlier reconnects are before it and do not count
+    # 5 reconnects inside the window; the 2 before it do not count
     healthy.execute("UPDATE stream_status SET reconnects = 2 WHERE connection = 'upbit'")
     healthy.execute(
         "UPDATE stream_status SET reconnects = 7 WHERE connection = 'upbit' AND ts > now() - interval '30 s'"

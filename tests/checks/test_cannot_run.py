@@ -29,8 +29,12 @@ def check_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def run_module(tmp_path: Path, name: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", f"cqt.checks.{name}", "--window", "60", *args],
-        cwd=tmp_path, env=check_env(tmp_path, **env), text=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=check_env(tmp_path, **env),
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize("name", CHECK_NAMES)
@@ -82,8 +86,12 @@ def test_cli_check_all_exits_2_and_prints_overall(tmp_path: Path, monkeypatch: p
 def test_script_without_database_exits_2(tmp_path: Path) -> None:
     proc = subprocess.run(
         [str(REPO_ROOT / "scripts" / "run_pipeline_checks.sh"), "--window", "60"],
-        cwd=tmp_path, env=check_env(tmp_path, DB_URL=UNREACHABLE), text=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=check_env(tmp_path, DB_URL=UNREACHABLE),
+        text=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 5
@@ -94,6 +102,10 @@ def test_script_without_database_exits_2(tmp_path: Path) -> None:
 def test_script_rejects_a_missing_window(tmp_path: Path) -> None:
     proc = subprocess.run(
         [str(REPO_ROOT / "scripts" / "run_pipeline_checks.sh")],
-        cwd=tmp_path, env=check_env(tmp_path), text=True, capture_output=True, timeout=30,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=check_env(tmp_path),
+        text=True,
+        capture_output=True,
+        timeout=30,
+    )
     assert proc.returncode == 2 and "--window N" in proc.stderr

@@ -22,7 +22,8 @@ def test_live_run_with_a_bad_key_fails_with_body_codes(healthy: Evidence) -> Non
     healthy.execute("DELETE FROM coinglass_call_status WHERE ts > now() - interval '70 s'")
     healthy.execute(
         "INSERT INTO coinglass_call_status (ts, symbol, endpoint, ok, http_status, body_code, error)"
-        " SELECT now() - make_interval(secs => k), 'BTCUSDT', '/api/futures/funding-rate/history', false, 200,"
+        " SELECT now() - make_interval(secs => k), 'BTCUSDT', '/api/futures/funding-rate/history',"
+        " false, 200,"
         " '30001', 'API key missing' FROM generate_series(1, 3) k"
     )
     result = run_check(healthy.db, "coinglass", coinglass_api_key="your_coinglass_api_key_here")

@@ -36,12 +36,14 @@ def test_null_burst_in_prediction_features_fails(healthy: Evidence) -> None:
     )
     result = run_check(healthy.db, "feature")
     assert failed(result) == {"predictions BTCUSDT null_funding_rate"}
-    assert measurement(result, "predictions BTCUSDT null_funding_rate").value >= 0.25  # type: ignore[operator]
+    null = measurement(result, "predictions BTCUSDT null_funding_rate").value
+    assert null is not None and null >= 0.25
 
 
 def test_probabilities_not_summing_to_one_fail(healthy: Evidence) -> None:
     healthy.execute(
-        "INSERT INTO predictions (symbol, ts, created_at, model, horizon_s, r_t, p_up, p_down, p_none, features)"
+        "INSERT INTO predictions"
+        " (symbol, ts, created_at, model, horizon_s, r_t, p_up, p_down, p_none, features)"
         " VALUES ('BTCUSDT', date_trunc('second', now()) - interval '1 s', now(), 'other', 30, 0.001,"
         " 0.5, 0.4, 0.2, %s)",
         (Jsonb({"close": -3.0}),),

@@ -97,23 +97,51 @@ def test_no_predictions_in_the_window_fails(healthy: Evidence) -> None:
 # --- exported datasets (dataset contract) ----------------------------------------------------------------
 
 SPECS = [
-    {"column": "bn_close", "table": "market_1s", "filters": {"exchange": "binance", "symbol": "BTCUSDT", "gap": False},
-     "value": "close", "rule": "latest_usable", "max_age_s": 10},
-    {"column": "funding", "table": "mark_price", "filters": {"exchange": "binance", "symbol": "BTCUSDT"},
-     "value": "funding_rate", "rule": "latest_usable", "max_age_s": 60},
-]  # fmt: skip
+    {
+        "column": "bn_close",
+        "table": "market_1s",
+        "filters": {"exchange": "binance", "symbol": "BTCUSDT", "gap": False},
+        "value": "close",
+        "rule": "latest_usable",
+        "max_age_s": 10,
+    },
+    {
+        "column": "funding",
+        "table": "mark_price",
+        "filters": {"exchange": "binance", "symbol": "BTCUSDT"},
+        "value": "funding_rate",
+        "rule": "latest_usable",
+        "max_age_s": 60,
+    },
+]
 UTC_MS = pa.timestamp("ms", tz="UTC")
 
 
 def write_dataset(path: Path, rows: list[dict[str, Any]], specs: list[dict[str, Any]]) -> Path:
-    schema = pa.schema([
-        ("t0", UTC_MS), ("symbol", pa.string()), ("bn_close", pa.float64()), ("funding", pa.float64()),
-        ("pred_p_up", pa.float64()), ("pred_created_at", UTC_MS), ("y", pa.int8()), ("fwd_return", pa.float64()),
-        ("r_t", pa.float64()), ("label_ts", UTC_MS), ("touch_ts", UTC_MS), ("ambiguous", pa.bool_()),
-        ("horizon_s", pa.int32()),
-    ])  # fmt: skip
-    meta = {"schema_version": 1, "code_version": "test", "params": {"symbol": "BTCUSDT", "horizon_s": 30},
-            "rows": len(rows), "features": specs}  # fmt: skip
+    schema = pa.schema(
+        [
+            ("t0", UTC_MS),
+            ("symbol", pa.string()),
+            ("bn_close", pa.float64()),
+            ("funding", pa.float64()),
+            ("pred_p_up", pa.float64()),
+            ("pred_created_at", UTC_MS),
+            ("y", pa.int8()),
+            ("fwd_return", pa.float64()),
+            ("r_t", pa.float64()),
+            ("label_ts", UTC_MS),
+            ("touch_ts", UTC_MS),
+            ("ambiguous", pa.bool_()),
+            ("horizon_s", pa.int32()),
+        ]
+    )
+    meta = {
+        "schema_version": 1,
+        "code_version": "test",
+        "params": {"symbol": "BTCUSDT", "horizon_s": 30},
+        "rows": len(rows),
+        "features": specs,
+    }
     table = pa.Table.from_pylist(rows, schema=schema.with_metadata({"cqt": json.dumps(meta)}))
     pq.write_table(table, path)
     return path
@@ -128,11 +156,23 @@ def honest_rows(ev: Evidence) -> list[dict[str, Any]]:
     rows = []
     for k in range(0, WINDOW_S, 5):
         t0 = end - timedelta(seconds=k)
-        rows.append(dict(
-            t0=t0, symbol="BTCUSDT", bn_close=closes[t0 - timedelta(seconds=1)], funding=0.0001, pred_p_up=0.3,
-            pred_created_at=t0 + timedelta(milliseconds=800), y=0, fwd_return=0.0, r_t=0.002,
-            label_ts=t0 + timedelta(seconds=30), touch_ts=None, ambiguous=False, horizon_s=30,
-        ))  # fmt: skip
+        rows.append(
+            dict(
+                t0=t0,
+                symbol="BTCUSDT",
+                bn_close=closes[t0 - timedelta(seconds=1)],
+                funding=0.0001,
+                pred_p_up=0.3,
+                pred_created_at=t0 + timedelta(milliseconds=800),
+                y=0,
+                fwd_return=0.0,
+                r_t=0.002,
+                label_ts=t0 + timedelta(seconds=30),
+                touch_ts=None,
+                ambiguous=False,
+                horizon_s=30,
+            )
+        )
     return rows
 
 

@@ -16,18 +16,33 @@ SCRIPT = str(REPO_ROOT / "scripts" / "run_pipeline_checks.sh")
 
 def run_script(tmp_path: Path, db: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [SCRIPT, *args], cwd=tmp_path, env=check_env(tmp_path, DB_URL=db), text=True, capture_output=True,
+        [SCRIPT, *args],
+        cwd=tmp_path,
+        env=check_env(tmp_path, DB_URL=db),
+        text=True,
+        capture_output=True,
         timeout=300,
-    )  # fmt: skip
+    )
 
 
 def test_checks_pass_after_a_simulator_run_of_the_bot(db: str, tmp_path: Path) -> None:
-    env = check_env(tmp_path, DB_URL=db, METRICS_PORT="0", SPOOL_DIR=str(tmp_path / "spool"),
-                    LOG_DIR=str(tmp_path / "logs"), BINANCE_SYMBOLS="BTCUSDT", UPBIT_MARKETS="KRW-BTC")  # fmt: skip
+    env = check_env(
+        tmp_path,
+        DB_URL=db,
+        METRICS_PORT="0",
+        SPOOL_DIR=str(tmp_path / "spool"),
+        LOG_DIR=str(tmp_path / "logs"),
+        BINANCE_SYMBOLS="BTCUSDT",
+        UPBIT_MARKETS="KRW-BTC",
+    )
     bot = subprocess.run(
         [sys.executable, "-m", "cqt.bot", "--source", "sim", "--duration", "75"],
-        cwd=tmp_path, env=env, text=True, capture_output=True, timeout=180,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=180,
+    )
     assert bot.returncode == 0, bot.stderr[-3000:]
     proc = run_script(tmp_path, db, "--window", "60", "--verbose")
     assert proc.returncode == 0, proc.stdout + proc.stderr
