@@ -68,11 +68,13 @@ def expected_values(stored: dict[str, Any], ref: Reference) -> dict[str, float |
 
 
 def compare(pid: int, t0: datetime, stored: dict[str, Any], ref: Reference) -> list[Mismatch]:
+    """The stored features that differ from the recomputation; a feature the document lacks is not judged
+    (another model may store another set), one it holds as null is."""
     want = expected_values(stored, ref)
     return [
-        Mismatch(pid, t0, k, _num(stored.get(k)), v)
+        Mismatch(pid, t0, k, _num(stored[k]), v)
         for k, v in want.items()
-        if not close_enough(_num(stored.get(k)), v)
+        if k in stored and not close_enough(_num(stored[k]), v)
     ]
 
 
