@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,7 +57,6 @@ class CheckContext:
     binance_symbols: list[str]
     upbit_markets: list[str]
     dataset: Path | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def selected(settings: Settings, symbol: str | None) -> tuple[list[str], list[str]]:

@@ -93,14 +93,13 @@ _ORDER = (
     " FROM predictions WHERE symbol = ANY(%(symbols)s) AND ts > %(start)s AND ts <= %(now)s"
 )
 _STAMPS = (
-    "SELECT count(*) FILTER (WHERE mod(extract(epoch FROM ts)::numeric, period_s) <> 0"
-    "   AND NOT (period_s = %(week)s AND mod(extract(epoch FROM ts)::numeric - %(monday)s, period_s) = 0)),"
-    " count(*) FILTER (WHERE ts > recv_ts + make_interval(secs => %(skew)s)),"
-    " count(*),"
-    " min(source || '/' || symbol || '/' || metric || ' ts ' || ts || ' recv ' || recv_ts)"
-    "   FILTER (WHERE mod(extract(epoch FROM ts)::numeric, period_s) <> 0"
-    "   OR ts > recv_ts + make_interval(secs => %(skew)s))"
-    " FROM metrics WHERE period_s IS NOT NULL AND recv_ts > %(start)s AND recv_ts <= %(now)s"
+    "SELECT count(*) FILTER (WHERE off_grid), count(*) FILTER (WHERE after_recv), count(*),"
+    " min(label) FILTER (WHERE off_grid OR after_recv) FROM ("
+    " SELECT source || '/' || symbol || '/' || metric || ' ts ' || ts || ' recv ' || recv_ts AS label,"
+    "  mod(extract(epoch FROM ts)::numeric, period_s) <> 0 AND NOT (period_s = %(week)s"
+    "   AND mod(extract(epoch FROM ts)::numeric - %(monday)s, period_s) = 0) AS off_grid,"
+    "  ts > recv_ts + make_interval(secs => %(skew)s) AS after_recv"
+    " FROM metrics WHERE period_s IS NOT NULL AND recv_ts > %(start)s AND recv_ts <= %(now)s) m"
 )
 
 

@@ -62,7 +62,6 @@ class Reference:
     """Recomputed features; ``n_returns`` and ``has_spread`` decide whether a stored null is legitimate."""
 
     values: dict[str, float | None]
-    rms: float | None
     n_returns: int
     has_spread: bool
     revised_inputs: int  # bars in the look-back rewritten after t0 (their t0 version is gone)
@@ -189,4 +188,4 @@ def reference(
     if upbit_market is not None:
         v["upbit_premium_dev"] = premium(bars, load_bars(conn, "upbit", upbit_market, t0), t)
         n_revised += revised(conn, "upbit", upbit_market, t0)
-    return Reference(v, rms, len(rets), bool(spreads), n_revised)
+    return Reference(v, len(rets), bool(spreads), n_revised)

@@ -20,7 +20,7 @@ Stream -> table and expectations (decided here, from what the collectors write):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Literal
 
 from cqt.collect import binance_parse as bp
@@ -58,7 +58,6 @@ class Stream:
     status: tuple[str, str] | None = None  # (exchange, stream) in stream_status
     gap_stream: str | None = None  # stream name in the gap ledger
     optional: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def polled(self) -> bool:
@@ -107,8 +106,7 @@ def catalogue(settings: Settings, binance_symbols: list[str], upbit_markets: lis
         interval_s = cp.INTERVAL_S[settings.coinglass_interval]
         for endpoint, symbol, _ in coinglass_target(settings).calls():
             for _, metric in cp.SERIES[endpoint]:
-                stream = _metric("coinglass", symbol, metric, interval_s, settings.coinglass_poll_s)
-                out.append(replace(stream, extra={"endpoint": endpoint}))
+                out.append(_metric("coinglass", symbol, metric, interval_s, settings.coinglass_poll_s))
     return out
 
 
