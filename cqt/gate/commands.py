@@ -124,22 +124,22 @@ class EntryPoint:
         return None
 
 
+DASHBOARD = EntryPoint("dashboard (cqt dashboard)", subcommand=("dashboard",))
+EXPORT = EntryPoint("dataset export (scripts/export_dataset.py)", script=EXPORT_SCRIPT)
+PIPELINE_CHECKS = EntryPoint("pipeline check script (scripts/run_pipeline_checks.sh)", script=PIPELINE_SCRIPT)
+LABELS_STUDY = EntryPoint("label study (cqt labels study)", subcommand=("labels", "study"))
+
 ENTRY_POINTS: tuple[EntryPoint, ...] = (
     EntryPoint("bot daemon (python -m cqt.bot)", module="cqt.bot"),
-    EntryPoint("dashboard (cqt dashboard)", subcommand=("dashboard",)),
+    DASHBOARD,
     *(
         EntryPoint(f"{m} diagnostic (python -m cqt.checks.{m})", module=f"cqt.checks.{m}")
         for m in CHECK_MODULES
     ),
-    EntryPoint("dataset export (scripts/export_dataset.py)", script=EXPORT_SCRIPT),
+    EXPORT,
     EntryPoint("environment/key activation (cqt env init)", subcommand=("env", "init")),
-    EntryPoint("pipeline check script (scripts/run_pipeline_checks.sh)", script=PIPELINE_SCRIPT),
+    PIPELINE_CHECKS,
 )
-
-DASHBOARD = ENTRY_POINTS[1]
-PIPELINE_CHECKS = ENTRY_POINTS[-1]
-EXPORT = ENTRY_POINTS[6]
-LABELS_STUDY = EntryPoint("label study (cqt labels study)", subcommand=("labels", "study"))
 
 
 def check_module(name: str) -> EntryPoint:
