@@ -46,7 +46,8 @@ app.command(
 )(export_cli.export)
 app.add_typer(export_cli.labels_app, name="labels")
 app.command(
-    "gate", help="Run the ALT-5 / ALT-6 acceptance gates; write reports/gate.md, gate.json, ALT-5.md, ALT-6.md."
+    "gate",
+    help="Run the ALT-5 / ALT-6 acceptance gates; write reports/gate.md, gate.json, ALT-5.md, ALT-6.md.",
 )(gate_cli.gate)
 
 

@@ -79,7 +79,7 @@ def _wait_healthy(proc: subprocess.Popen[bytes], port: int, started: float, log_
                 )
             return (
                 f"GET {base}{HEALTH_PATH} -> 200 `ok` {time.monotonic() - started:.1f} s after start"
-                f" (unknown /_stcore path -> {other_status})"
+                f" (an unknown /_stcore path -> {other_status} without `ok`)"
             )
         last = f"HTTP {status} {body[:60]!r}"
         time.sleep(0.5)

@@ -58,7 +58,7 @@ ITEMS: tuple[GateItem, ...] = (
              "a bot_runs row with 24 h between start and last heartbeat without a heartbeat gap; otherwise"
              " the longest run with its stop cause"),
     GateItem("ALT-5.3", "Operation", "The dashboard health endpoint answers",
-             "`cqt dashboard` started; GET /_stcore/health answers `ok` (and an unknown /_stcore path does not)"),
+             "`cqt dashboard` started; GET /_stcore/health answers `ok` (and an unknown /_stcore path does not answer `ok`)"),
     GateItem("ALT-5.4", "Operation", "Pipeline checks pass at +10 min, +1 h and +24 h of the run",
              "altdata, feature, leak, coinglass checks PASS over the last 10 min, 1 h and 24 h of a run at"
              " least that long (per-module results recorded)"),

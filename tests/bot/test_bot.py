@@ -138,7 +138,9 @@ def test_sim_run_leaves_complete_evidence(db: str, tmp_path: Path) -> None:
         ).fetchone()
         assert writer is not None
         inserted, always_up, spooled = writer
-        assert always_up and spooled == 0 and inserted == sorted(inserted) and inserted[-1] > inserted[0], writer
+        assert always_up and spooled == 0 and inserted == sorted(inserted) and inserted[-1] > inserted[0], (
+            writer
+        )
 
 
 def test_sigterm_mid_run_loses_no_row(db: str, tmp_path: Path) -> None:
