@@ -89,10 +89,14 @@ def _healthy(port: int) -> bool:
         return False
 
 
+CHROMIUM = shutil.which("chromium")
+NO_BROWSER = "Debian's chromium is required (apt-get install chromium; .ci/run installs it)"
+
+
 @contextmanager
 def browser() -> Iterator[Browser]:
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is required (apt-get install chromium; .ci/run installs it)"
+    chromium = CHROMIUM
+    assert chromium, NO_BROWSER
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"])
         try:
