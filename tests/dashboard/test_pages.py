@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from playwright.sync_api import expect
 
 from tests.dashboard.server import (
     CHROMIUM,
@@ -115,12 +116,13 @@ def test_every_page_on_a_filled_database(db: str, tmp_path: Path) -> None:
         page = b.new_page(viewport={"width": 1400, "height": 3200})
         for name in PAGES:
             text = open_page(page, dash.base, name)
-            for needle in expected[name]:
-                assert needle in text, f"{name}: {needle!r} not on the page"
-            for label, value in metrics[name].items():
-                assert metric(page, label) == value, f"{name}: {label}"
             if charts[name]:  # charts mount asynchronously after the script has finished
                 page.locator('[data-testid="stVegaLiteChart"]').nth(charts[name] - 1).wait_for(timeout=30_000)
+            main = page.locator('[data-testid="stMain"]')
+            for needle in expected[name]:  # tables and chart titles can still be mounting: retry until drawn
+                expect(main, f"{name}: {needle!r} not on the page").to_contain_text(needle, timeout=30_000)
+            for label, value in metrics[name].items():
+                assert metric(page, label) == value, f"{name}: {label}"
             assert "UTC" in text
             assert_no_exception(page, name)
             screenshot(page, "filled", name)
