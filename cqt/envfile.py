@@ -33,12 +33,18 @@ class SecretStatus:
     placeholder: bool
     source: str
 
-    def line(self) -> str:
+    @classmethod
+    def of(cls, name: str, value: str, source: str) -> SecretStatus:
+        """The status of secret `name` holding `value` (which is not kept)."""
+        return cls(name, bool(value), len(value), bool(value) and is_placeholder(value), source)
+
+    def summary(self) -> str:
+        """`present, length 32, placeholder no`: everything that may be said about the value."""
         presence = "present" if self.present else "absent"
-        placeholder = "yes" if self.placeholder else "no"
-        return (
-            f"{self.name}: {presence}, length {self.length}, placeholder {placeholder} (from {self.source})"
-        )
+        return f"{presence}, length {self.length}, placeholder {'yes' if self.placeholder else 'no'}"
+
+    def line(self) -> str:
+        return f"{self.name}: {self.summary()} (from {self.source})"
 
 
 @dataclass(frozen=True)
@@ -125,13 +131,5 @@ def init_env(
     statuses = []
     for name in sorted(secrets):
         value, source = sources.get(name, ("", "absent"))
-        statuses.append(
-            SecretStatus(
-                name=name,
-                present=bool(value),
-                length=len(value),
-                placeholder=bool(value) and is_placeholder(value),
-                source=source,
-            )
-        )
+        statuses.append(SecretStatus.of(name, value, source))
     return InitResult(target=target, backup=backup, secrets=statuses)

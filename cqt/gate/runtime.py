@@ -11,6 +11,7 @@ import psycopg
 from cqt.config import Settings
 from cqt.db.connect import resolve
 from cqt.db.embedded import EmbeddedServerError
+from cqt.envfile import SecretStatus
 from cqt.gate.evidence import STALE_S, CoinglassCalls, RunSpan, covering, longest, probe
 from cqt.gate.items import GUIDES
 from cqt.gate.pipeline import PipelineRun, judge_pipeline
@@ -48,8 +49,7 @@ def database(settings: Settings) -> tuple[str, str]:
 def key_status(settings: Settings) -> str:
     """Presence, length and placeholder status of the Coinglass key; never the value."""
     value = settings.coinglass_api_key.get_secret_value()
-    placeholder = "no" if settings.coinglass_key_usable else "yes"
-    return f"COINGLASS_API_KEY {'present' if value else 'absent'}, length {len(value)}, placeholder {placeholder}"
+    return f"COINGLASS_API_KEY {SecretStatus.of('COINGLASS_API_KEY', value, 'settings').summary()}"
 
 
 def coinglass_settings(settings: Settings, profile: Profile) -> str:

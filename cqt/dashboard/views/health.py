@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from cqt.config import ConfigError, Settings, is_placeholder, load_settings, secret_names
+from cqt.config import ConfigError, Settings, load_settings, secret_names
 from cqt.dashboard import queries as q
 from cqt.dashboard.pool import SchemaMissing, target_display
 from cqt.dashboard.ui import Selection, ago, first, guarded, missing, num, utc
@@ -184,11 +184,7 @@ def _secret_lines(settings: Settings) -> list[str]:
     for name in secret_names():
         secret = getattr(settings, name.lower())
         value = "" if secret is None else str(secret.get_secret_value())
-        lines.append(
-            SecretStatus(
-                name, bool(value), len(value), bool(value) and is_placeholder(value), "settings"
-            ).line()
-        )
+        lines.append(SecretStatus.of(name, value, "settings").line())
     return lines
 
 
