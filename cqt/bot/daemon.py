@@ -34,6 +34,7 @@ from cqt.config import Settings
 from cqt.db.connect import resolve
 from cqt.db.migrate import migrate
 from cqt.labels import DynamicThreshold
+from cqt.predict.features import upbit_market_for
 from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
 
 log = logging.getLogger("cqt.bot")
@@ -74,11 +75,6 @@ class BotOptions:
         return DynamicThreshold(min_returns=20) if self.source == "sim" else DynamicThreshold()
 
 
-def upbit_market(symbol: str) -> str:
-    """Binance `BTCUSDT` -> Upbit `KRW-BTC` (the same coin on the Korean venue)."""
-    return f"KRW-{symbol.removesuffix('USDT')}"
-
-
 def effective_settings(settings: Settings, opts: BotOptions) -> Settings:
     """Settings with `--symbols` applied (Binance symbols and their Upbit markets)."""
     if not opts.symbols:
@@ -88,7 +84,7 @@ def effective_settings(settings: Settings, opts: BotOptions) -> Settings:
         {
             **settings.model_dump(),
             "binance_symbols": symbols,
-            "upbit_markets": [upbit_market(s) for s in symbols],
+            "upbit_markets": [upbit_market_for(s) for s in symbols],
         }
     )
 
@@ -187,7 +183,9 @@ class Bot:
     async def _start(self, run_id: int) -> None:
         s, col = self.settings, self.collection
         await col.start()
-        markets = {b: upbit_market(b) for b in s.binance_symbols if upbit_market(b) in s.upbit_markets}
+        markets = {
+            b: upbit_market_for(b) for b in s.binance_symbols if upbit_market_for(b) in s.upbit_markets
+        }
         predictor = PredictionLoop(
             self.conninfo, list(s.binance_symbols), markets, self.probe,
             horizon_s=self.opts.horizon, threshold=self.opts.threshold,

@@ -29,6 +29,7 @@ from cqt.db import embedded
 from cqt.db.connect import resolve
 from cqt.db.embedded import EmbeddedServerError
 from cqt.db.migrate import MigrationError, pending
+from cqt.predict.features import upbit_market_for
 
 
 class CannotRun(RuntimeError):
@@ -70,7 +71,7 @@ def selected(settings: Settings, symbol: str | None) -> tuple[list[str], list[st
     s = symbol.strip().upper()
     if s.startswith("KRW-"):
         return [], [s]
-    return [s], [f"KRW-{s.removesuffix('USDT')}"]
+    return [s], [upbit_market_for(s)]
 
 
 def _fix(settings: Settings) -> str:

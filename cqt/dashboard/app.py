@@ -11,12 +11,12 @@ from functools import partial
 
 import streamlit as st
 
-from cqt.bot.daemon import upbit_market
 from cqt.config import ConfigError, Settings, load_settings
 from cqt.dashboard import queries as q
 from cqt.dashboard.pool import SchemaMissing, Unavailable, target_display
 from cqt.dashboard.ui import WINDOWS, Selection, footer
 from cqt.dashboard.views import gates, health, labels, market, predictions
+from cqt.predict.features import upbit_market_for
 
 PAGES = (
     (market.page, "Market", "market", ":material/candlestick_chart:"),
@@ -42,7 +42,7 @@ def _sidebar(settings: Settings) -> Selection:
         refresh = settings.dashboard_refresh_s
         st.caption(f"Refresh every {refresh} s (DASHBOARD_REFRESH_S)." if refresh else "Auto-refresh off.")
         st.caption(f"Database: `{where}`")
-    return Selection(symbol, upbit_market(symbol), WINDOWS[window], window)
+    return Selection(symbol, upbit_market_for(symbol), WINDOWS[window], window)
 
 
 def _auto_refresh(every_s: int) -> None:
