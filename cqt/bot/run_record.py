@@ -154,12 +154,11 @@ class RunRecord:
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 [(self.run_id, *row) for row in snap.streams],
             )
-            if snap.writer is not None:
-                await cur.execute(
-                    "INSERT INTO writer_status (run_id, ts, rows_inserted, spool_depth, db_up, last_batch_ms,"
-                    " max_batch_ms) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                    (self.run_id, *snap.writer),
-                )
+            await cur.execute(
+                "INSERT INTO writer_status (run_id, ts, rows_inserted, spool_depth, db_up, last_batch_ms,"
+                " max_batch_ms) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (self.run_id, *snap.writer),
+            )
 
     async def _drop_conn(self) -> None:
         if self._conn is not None:

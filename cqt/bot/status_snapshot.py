@@ -6,7 +6,7 @@ run in other processes, see reconnects, malformed frames and the spool without s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cqt.collect.collection import Collection
@@ -20,28 +20,28 @@ WriterRow = tuple[datetime, int, int, bool, float, float]
 class Snapshot:
     """The rows of one heartbeat (the run id is added when they are written)."""
 
-    streams: list[StreamRow] = field(default_factory=list)
-    writer: WriterRow | None = None
+    streams: list[StreamRow]
+    writer: WriterRow
 
 
 def take(col: Collection) -> Snapshot:
     """The collectors' and the writer's counters now."""
     now = datetime.now(UTC)
-    snap = Snapshot()
+    streams: list[StreamRow] = []
     for exchange, coll in (("upbit", col.upbit), ("binance", col.binance)):
         if coll is None:
             continue
         for stream in sorted(set(coll.messages) | set(coll.malformed)):
             session = coll.session_for(stream)
             last = coll.last_event_ms.get(stream)
-            snap.streams.append((
+            streams.append((
                 now, exchange, stream, session.name, coll.messages[stream], coll.malformed[stream],
                 session.stats.reconnects, session.stats.stalls,
                 ms_to_dt(last) if last is not None else None, session.stats.last_recv,
             ))  # fmt: skip
     w = col.writer.metrics
-    snap.writer = (
+    writer = (
         now, w.rows_inserted, w.spool_depth, w.connected,
         w.last_batch_latency_s * 1000, w.max_batch_latency_s * 1000,
     )  # fmt: skip
-    return snap
+    return Snapshot(streams, writer)

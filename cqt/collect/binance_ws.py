@@ -137,6 +137,6 @@ class BinanceWsCollector:
             raise MalformedFrame(f"unexpected stream {stream!r}")
 
     def _emit(self, stream: str, table: str, rows: list[Row], ts_at: int) -> None:
-        if rows:
-            self.last_event_ms[stream] = max(dt_to_ms(r[ts_at]) for r in rows)
+        if rows:  # array frames list their events in time order: the last one is the newest
+            self.last_event_ms[stream] = dt_to_ms(rows[-1][ts_at])
             self.sink(table, rows)
