@@ -5,10 +5,15 @@ The query selects ``ts`` and ``recv_ts`` (NOT NULL timestamptz) and every value 
 payload is one structured numpy view: no per-row Python work. NULL therefore reads as NaN; the stored data
 holds no NaN (the bar writer stores NaN as NULL), so NaN means NULL on the way out. Booleans read as 0/1.
 Times stay in epoch microseconds, so ``recv_ts <= t0`` is decided without rounding.
+
+The SELECT has no ``ORDER BY``: PostgreSQL then scans the heap (bitmap or sequential scan) instead of
+sorting a day of rows on disk; rows arrive almost always in ``ts`` order (the collectors append) and are
+sorted here when they do not.
 """
 
 from __future__ import annotations
 
+import select
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +21,7 @@ from typing import Any
 import numpy as np
 import psycopg
 from numpy.typing import NDArray
-from psycopg import sql
+from psycopg import pq, sql
 
 from cqt.export.spec import BOOLEAN_VALUES, Source
 
@@ -56,21 +61,81 @@ def select_sql(source: Source) -> sql.Composed:
         sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in source.sql_filters()
     )
     return sql.SQL(
-        "SELECT ts, recv_ts, {cols} FROM {table} WHERE {where}"
-        " AND ts > %(since)s AND ts <= %(until)s ORDER BY ts"
+        "SELECT ts, recv_ts, {cols} FROM {table} WHERE {where} AND ts > %(since)s AND ts <= %(until)s"
     ).format(cols=cols, table=sql.Identifier(source.table), where=where)
 
 
 def read_rows(conn: psycopg.Connection[Any], source: Source, since: datetime, until: datetime) -> Rows:
     """Rows of ``source`` with ``ts`` in ``(since, until]``, sorted by ``ts``."""
     names = source.fetched()
-    query = sql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(select_sql(source))
     params = {**source.sql_filters(), "since": since, "until": until}
-    buf = bytearray()
-    with conn.cursor() as cur, cur.copy(query, params) as copy:
-        for block in copy:
-            buf += block
-    return parse_fixed(buf, len(names), names)
+    query = sql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(select_sql(source))
+    bound = psycopg.ClientCursor(conn).mogrify(query, params)
+    return parse_fixed(copy_out(conn, bound.encode()), len(names), names)
+
+
+def copy_out(conn: psycopg.Connection[Any], query: bytes) -> bytearray:
+    """The whole payload of ``COPY ... TO STDOUT``, read with the libpq calls of :mod:`psycopg.pq`.
+
+    PostgreSQL sends one message per row; psycopg's ``Copy`` iterator resumes a generator and waits per
+    message, this loop drains libpq's buffer with one call per row and waits on the socket only when it
+    is empty (about 2.5x less client time per row, which on 2 cores is time taken from the server).
+    ``conn`` must be idle; it is idle again on return, also after an error or an interrupt.
+    """
+    pgconn = conn.pgconn
+    pgconn.send_query(query)
+    try:
+        _check(_next_result(pgconn), pq.ExecStatus.COPY_OUT)
+        buf = bytearray()
+        while (data := _copy_data(pgconn)) is not None:
+            buf += data
+        _check(_next_result(pgconn), pq.ExecStatus.COMMAND_OK)
+        return buf
+    finally:
+        _drain(pgconn)
+
+
+def _wait(pgconn: pq.abc.PGconn) -> None:
+    select.select([pgconn.socket], [], [])
+    pgconn.consume_input()
+
+
+def _next_result(pgconn: pq.abc.PGconn) -> pq.abc.PGresult | None:
+    while pgconn.is_busy():
+        _wait(pgconn)
+    return pgconn.get_result()
+
+
+def _copy_data(pgconn: pq.abc.PGconn) -> memoryview | None:
+    """The next row of a COPY OUT, ``None`` at its end."""
+    while True:
+        n, data = pgconn.get_copy_data(1)
+        if n > 0:
+            return data
+        if n == -1:
+            return None
+        if n < -1:
+            raise psycopg.OperationalError(pgconn.get_error_message())
+        _wait(pgconn)
+
+
+def _check(result: pq.abc.PGresult | None, status: pq.ExecStatus) -> None:
+    if result is not None and result.status == status:
+        return
+    if result is None:
+        raise psycopg.OperationalError(f"COPY ended without its {status.name} result")
+    message = (result.error_message or b"").decode(errors="replace").strip()
+    sqlstate = result.error_field(pq.DiagnosticField.SQLSTATE)
+    error = psycopg.errors.lookup(sqlstate.decode()) if sqlstate else psycopg.DatabaseError
+    raise error(message or f"COPY failed with status {pq.ExecStatus(result.status).name}")
+
+
+def _drain(pgconn: pq.abc.PGconn) -> None:
+    """Read what is left of the command (rows of an interrupted COPY included) until the connection idles."""
+    while pgconn.status == pq.ConnStatus.OK and (result := _next_result(pgconn)) is not None:
+        if result.status == pq.ExecStatus.COPY_OUT:
+            while _copy_data(pgconn) is not None:
+                pass
 
 
 def parse_fixed(buf: bytes | bytearray, n_values: int, names: tuple[str, ...]) -> Rows:
@@ -87,8 +152,12 @@ def parse_fixed(buf: bytes | bytearray, n_values: int, names: tuple[str, ...]) -
     data = np.frombuffer(body, dtype=row)
     if len(data) and not (data["n"] == n_values + 2).all():
         raise ValueError("binary COPY rows with an unexpected field count")
+    ts = data["ts"].astype(np.int64)
+    if len(ts) > 1 and not (ts[1:] > ts[:-1]).all():
+        order = np.argsort(ts, kind="stable")
+        data, ts = data[order], ts[order]
     return Rows(
-        data["ts"].astype(np.int64) + PG_EPOCH_US,
+        ts + PG_EPOCH_US,
         data["recv"].astype(np.int64) + PG_EPOCH_US,
         {name: data[f"v{i}"].astype(np.float64) for i, name in enumerate(names)},
     )
