@@ -25,6 +25,7 @@ import resource
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import psycopg
+from pgserver._commands import POSTGRES_BIN_PATH  # type: ignore[import-untyped]
 from psycopg import sql
 
 from cqt.bars import Quotes, to_frame, trade_bars
@@ -172,10 +174,10 @@ def database(cache: Path, days: int, seed: int) -> str:
     return conninfo
 
 
-def child(conninfo: str, days: int, out: Path) -> None:
+def child(conninfo: str, days: int, out: Path, connections: int) -> None:
     """The measured export (own process, so ru_maxrss is the export's alone)."""
-    with psycopg.connect(conninfo) as conn:
-        result = export_dataset(conn, params(days), out)
+    with psycopg.connect(conninfo) as conn, psycopg.connect(conninfo) as second:
+        result = export_dataset(conn, params(days), out, second_conn=second if connections == 2 else None)
     print(json.dumps({
         "rows": result.stats.rows, "seconds": result.seconds, "bytes": result.size_bytes,
         "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "violations": result.file_violations,
@@ -184,27 +186,38 @@ def child(conninfo: str, days: int, out: Path) -> None:
     }))  # fmt: skip
 
 
-def ceiling(conninfo: str, days: int) -> tuple[float, int, int]:
-    """Seconds, source rows and bytes of the raw binary COPY of every source's SELECT over the range."""
+def psql_copy(conninfo: str, queries: list[str]) -> int:
+    """Bytes sent by PostgreSQL for ``queries`` (``COPY ... TO STDOUT``) to ``psql``, libpq's C client."""
+    args = [str(Path(POSTGRES_BIN_PATH) / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo]
+    with subprocess.Popen([*args, *(a for q in queries for a in ("-c", q))], stdout=subprocess.PIPE) as proc:
+        assert proc.stdout is not None
+        size = sum(len(block) for block in iter(lambda: proc.stdout.read(1 << 20), b""))  # type: ignore[union-attr]
+    if proc.returncode:
+        raise SystemExit(f"psql exited {proc.returncode}")
+    return size
+
+
+def ceiling(conninfo: str, days: int, connections: int) -> tuple[float, int, int]:
+    """Seconds, source rows and bytes of the raw binary COPY of every source's SELECT over the range, sent
+    to ``psql`` on ``connections`` connections in parallel, split as the export splits them (Binance bars |
+    the rest)."""
     p = params(days)
     since, until = p.start - timedelta(seconds=601), p.end + timedelta(seconds=p.horizon_s)
-    rows = size = 0
+    rows = 0
+    queries = []
     with psycopg.connect(conninfo) as conn:
-        sources = plan_export(conn, p).sources
-        for source in sources:
+        for source in plan_export(conn, p).sources:
+            bind = {**source.sql_filters(), "since": since, "until": until}
             count = sql.SQL("SELECT count(*) FROM ({}) s").format(select_sql(source))
-            n = conn.execute(count, {**source.sql_filters(), "since": since, "until": until}).fetchone()
+            n = conn.execute(count, bind).fetchone()
             rows += n[0] if n else 0
-        t = time.perf_counter()
-        for source in sources:
-            query = sql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(select_sql(source))
-            with (
-                conn.cursor() as cur,
-                cur.copy(query, {**source.sql_filters(), "since": since, "until": until}) as copy,
-            ):
-                for block in copy:
-                    size += len(block)
-        return time.perf_counter() - t, rows, size
+            copy = sql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(select_sql(source))
+            queries.append(psycopg.ClientCursor(conn).mogrify(copy, bind))
+    groups = [queries] if connections == 1 else [queries[:1], queries[1:]]
+    t = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+        size = sum(pool.map(lambda g: psql_copy(conninfo, g), groups))
+    return time.perf_counter() - t, rows, size
 
 
 def main() -> None:
@@ -212,11 +225,14 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/cqt-bench-export"))
+    ap.add_argument(
+        "--connections", type=int, choices=(1, 2), default=2, help="read connections of the export"
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     out = args.cache / f"btc_{args.days}d.parquet"
     if args.child:
-        child(args.child, args.days, out)
+        child(args.child, args.days, out, args.connections)
         return
     print(f"cpus={os.cpu_count()} python={platform.python_version()} days={args.days} seed={args.seed} "
           f"date={datetime.now(UTC):%Y-%m-%d}")  # fmt: skip
@@ -225,11 +241,12 @@ def main() -> None:
         with psycopg.connect(conninfo) as conn:
             n_bars = conn.execute("SELECT count(*) FROM market_1s").fetchone()
         print(f"database: {n_bars[0] if n_bars else 0:,} market_1s rows (both venues)")
-        copy_s, copy_rows, copy_bytes = ceiling(conninfo, args.days)
+        copy_s, copy_rows, copy_bytes = ceiling(conninfo, args.days, args.connections)
         run = subprocess.run([sys.executable, __file__, "--days", str(args.days), "--cache", str(args.cache),
-                              "--child", conninfo], capture_output=True, text=True, check=True)  # fmt: skip
+                              "--connections", str(args.connections), "--child", conninfo],
+                             capture_output=True, text=True, check=True)  # fmt: skip
         r = json.loads(run.stdout.strip().splitlines()[-1])
-        copy_s2, _, _ = ceiling(conninfo, args.days)
+        copy_s2, _, _ = ceiling(conninfo, args.days, args.connections)
         best_copy = min(copy_s, copy_s2)
         rate = r["rows"] / r["seconds"]
         print(f"export: {r['rows']:,} rows in {r['seconds']:.2f} s = {rate:,.0f} rows/s; "
@@ -237,7 +254,8 @@ def main() -> None:
               f"label_ts violations on file {r['violations']}")  # fmt: skip
         print(f"  dropped {r['dropped']}; labels {r['labels']}")
         print(f"  = {copy_rows / r['seconds']:,.0f} source rows/s ({copy_rows:,} rows read from the sources)")
-        print(f"ceiling: raw COPY ... TO STDOUT (binary) of the same SELECTs, read and discarded: "
+        print(f"ceiling: psql receiving the raw COPY ... TO STDOUT (binary) of the same SELECTs on "
+              f"{args.connections} connection(s): "
               f"{copy_bytes / 2**20:,.0f} MiB in {best_copy:.2f} s (best of 2) = {r['rows'] / best_copy:,.0f} "
               f"output rows/s, {copy_rows / best_copy:,.0f} source rows/s; the export takes "
               f"{r['seconds'] / best_copy:.2f}x the COPY time")  # fmt: skip

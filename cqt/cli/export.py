@@ -112,11 +112,22 @@ def export(
         fail(str(exc))
     chunks = len(chunk_bounds(params.start, params.end, DAY_S))
     # The bar goes to a terminal only: piped output (the ALT reports, tests) stays the summary alone.
-    with _connection() as conn, typer.progressbar(length=chunks, label="exporting (days)", file=sys.stderr,
-                                                  hidden=not sys.stderr.isatty()) as bar:  # fmt: skip
+    # Two connections: the Binance bars and the other sources are read by two PostgreSQL backends at once.
+    with (
+        _connection() as conn,
+        _connection() as second,
+        typer.progressbar(
+            length=chunks, label="exporting (days)", file=sys.stderr, hidden=not sys.stderr.isatty()
+        ) as bar,
+    ):
         try:
             result = export_dataset(
-                conn, params, output, partition_by_day=partition_by_day, progress=bar.update
+                conn,
+                params,
+                output,
+                partition_by_day=partition_by_day,
+                progress=bar.update,
+                second_conn=second,
             )
         except ExportError as exc:
             fail(str(exc))

@@ -24,7 +24,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -181,21 +181,28 @@ class ChunkData:
     predictions: list[tuple[Any, ...]]
 
 
-def read_chunk(conn: psycopg.Connection[Any], plan: Plan, lo_ms: int, hi_ms: int) -> ChunkData:
-    """The database reads of the chunk ``lo_ms <= t0 < hi_ms``, each with its look-back (and the Binance
-    bars with the horizon) as overlap."""
+def read_part(
+    conn: psycopg.Connection[Any], plan: Plan, lo_ms: int, hi_ms: int, part: int, parts: int
+) -> ChunkData:
+    """Part ``part`` of ``parts`` (1 or 2) of the reads of the chunk ``lo_ms <= t0 < hi_ms``, each with its
+    look-back (and the Binance bars with the horizon) as overlap. Two parts split them into the Binance
+    bars and everything else, which take about as long as each other."""
     p = plan.params
     window_s = plan.threshold.window_s if isinstance(plan.threshold, DynamicThreshold) else 0
+    first, last = (0, len(plan.sources)) if parts == 1 else ((0, 1), (1, len(plan.sources)))[part]
     rows = []
-    for i, source in enumerate(plan.sources):
+    for i in range(first, last):
+        source = plan.sources[i]
         if i == 0:  # the Binance bars: also the label kernel's input
             since = lo_ms - (max(window_s, source.max_age_s) + 1) * 1000
             until = hi_ms + p.horizon_s * 1000
         else:
             since, until = lo_ms - source.max_age_s * 1000, hi_ms
         rows.append(read_rows(conn, source, ms_to_dt(since), ms_to_dt(until)))
-    predictions = conn.execute(_PREDICTIONS, {"symbol": p.symbol, "horizon_s": p.horizon_s, "model": p.model,
-                                              "lo": ms_to_dt(lo_ms), "hi": ms_to_dt(hi_ms)}).fetchall()  # fmt: skip
+    predictions = []
+    if part == parts - 1:
+        predictions = conn.execute(_PREDICTIONS, {"symbol": p.symbol, "horizon_s": p.horizon_s, "model": p.model,
+                                                  "lo": ms_to_dt(lo_ms), "hi": ms_to_dt(hi_ms)}).fetchall()  # fmt: skip
     return ChunkData(lo_ms, hi_ms, rows, predictions)
 
 
@@ -319,17 +326,27 @@ class _File:
 
 
 def _prefetched(
-    conn: psycopg.Connection[Any], plan: Plan, bounds: list[tuple[int, int]]
+    conns: list[psycopg.Connection[Any]], plan: Plan, bounds: list[tuple[int, int]]
 ) -> Iterator[ChunkData]:
-    """The chunks' reads, the next one running in a thread while the caller builds and writes the current
-    one: PostgreSQL formats rows in its own process meanwhile. At most two chunks are held."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-read") as pool:
-        pending = pool.submit(read_chunk, conn, plan, *bounds[0]) if bounds else None
+    """The chunks' reads, split over ``conns`` (one or two), the next chunk read in threads while the caller
+    builds and writes the current one: each connection's PostgreSQL backend formats rows in its own
+    process meanwhile. At most two chunks are held."""
+    parts = len(conns)
+
+    def submit(lo_ms: int, hi_ms: int) -> list[Future[ChunkData]]:
+        return [pool.submit(read_part, conns[k], plan, lo_ms, hi_ms, k, parts) for k in range(parts)]
+
+    with ThreadPoolExecutor(max_workers=parts, thread_name_prefix="export-read") as pool:
+        pending = submit(*bounds[0]) if bounds else []
         for nxt in [*bounds[1:], None]:
-            assert pending is not None
-            data = pending.result()
-            pending = pool.submit(read_chunk, conn, plan, *nxt) if nxt is not None else None
-            yield data
+            done = [f.result() for f in pending]
+            pending = submit(*nxt) if nxt is not None else []
+            yield ChunkData(
+                done[0].lo_ms,
+                done[0].hi_ms,
+                [r for d in done for r in d.rows],
+                [row for d in done for row in d.predictions],
+            )
 
 
 def export_dataset(
@@ -340,8 +357,14 @@ def export_dataset(
     partition_by_day: bool = False,
     chunk_s: int = DAY_S,
     progress: Callable[[int], None] | None = None,
+    second_conn: psycopg.Connection[Any] | None = None,
 ) -> ExportResult:
-    """Export ``params`` to ``output`` (a file, or a directory with ``partition_by_day``)."""
+    """Export ``params`` to ``output`` (a file, or a directory with ``partition_by_day``).
+
+    ``second_conn`` (another connection to the same database) reads the Upbit bars, mark prices, metrics
+    and predictions while ``conn`` reads the Binance bars: reading is PostgreSQL formatting rows, one
+    backend process per connection, so two connections use two server cores.
+    """
     started = time.perf_counter()
     check_writable(output / "x" if partition_by_day else output)
     plan = plan_export(conn, params)
@@ -356,7 +379,8 @@ def export_dataset(
         extra = {"partition": f.path.parent.name.removeprefix("date=")} if partition_by_day else {}
         f.close(metadata(params, plan.sources, f.stats, created_at, **extra))
 
-    for data in _prefetched(conn, plan, chunk_bounds(params.start, params.end, chunk_s)):
+    conns = [conn] if second_conn is None else [conn, second_conn]
+    for data in _prefetched(conns, plan, chunk_bounds(params.start, params.end, chunk_s)):
         table, stats = build_chunk(plan, data)
         if partition_by_day:
             day = ms_to_dt(data.lo_ms).date().isoformat()

@@ -154,6 +154,17 @@ def test_rerun_is_byte_identical_apart_from_created_at(
     assert pq.read_table(hourly).equals(pq.read_table(path))
 
 
+def test_a_second_read_connection_gives_the_same_file(
+    synth_db: tuple[str, synth.Synth], exported: tuple[Path, ExportResult], tmp_path: Path
+) -> None:
+    db, s = synth_db
+    path, _ = exported
+    two = tmp_path / "two.parquet"
+    with psycopg.connect(db) as conn, psycopg.connect(db) as second:
+        export_dataset(conn, params(s), two, chunk_s=3600, second_conn=second)
+    assert pq.read_table(two).equals(pq.read_table(path))
+
+
 def test_partition_by_day_splits_at_utc_midnight(
     synth_db: tuple[str, synth.Synth], exported: tuple[Path, ExportResult], tmp_path: Path
 ) -> None:
