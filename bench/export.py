@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 import psycopg
-from pgserver._commands import POSTGRES_BIN_PATH  # type: ignore[import-untyped]
 from psycopg import sql
 
 from cqt.bars import Quotes, to_frame, trade_bars
@@ -188,7 +187,7 @@ def child(conninfo: str, days: int, out: Path, connections: int) -> None:
 
 def psql_copy(conninfo: str, queries: list[str]) -> int:
     """Bytes sent by PostgreSQL for ``queries`` (``COPY ... TO STDOUT``) to ``psql``, libpq's C client."""
-    args = [str(Path(POSTGRES_BIN_PATH) / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo]
+    args = [str(embedded.psql_binary()), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo]
     with subprocess.Popen([*args, *(a for q in queries for a in ("-c", q))], stdout=subprocess.PIPE) as proc:
         assert proc.stdout is not None
         size = sum(len(block) for block in iter(lambda: proc.stdout.read(1 << 20), b""))  # type: ignore[union-attr]

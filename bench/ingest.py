@@ -184,7 +184,7 @@ async def collect(sim: Simulator, conninfo: str, spool: Path, warmup_s: float, s
 
 def psql(conninfo: str, command: str) -> float:
     """Run one psql meta-command; return its wall time in seconds."""
-    binary = Path(embedded._pgserver().__file__).parent / "pginstall" / "bin" / "psql"
+    binary = embedded.psql_binary()
     started = time.perf_counter()
     subprocess.run([str(binary), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", command],
                    check=True)  # fmt: skip

@@ -22,6 +22,11 @@ def _pgserver() -> Any:
     return pgserver
 
 
+def psql_binary() -> Path:
+    """The ``psql`` shipped with the embedded server (the benchmarks' libpq baseline)."""
+    return Path(_pgserver().__file__).parent / "pginstall" / "bin" / "psql"
+
+
 class EmbeddedServerError(RuntimeError):
     """The embedded server could not be started or stopped; the message includes its log tail."""
 
