@@ -37,36 +37,11 @@ MARK_MAX_AGE_S = 10
 METRIC_MIN_AGE_S = 600
 
 BAR_VALUES = (
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "notional",
-    "vwap",
-    "buy_volume",
-    "sell_volume",
-    "n_trades",
-    "bid_close",
-    "ask_close",
-    "spread_bps",
-    "mid_close",
-    "imbalance",
-    "stale",
-)
-UPBIT_VALUES = (
-    "close",
-    "volume",
-    "notional",
-    "vwap",
-    "buy_volume",
-    "sell_volume",
-    "n_trades",
-    "spread_bps",
-    "mid_close",
-    "imbalance",
-    "stale",
-)
+    "open", "high", "low", "close", "volume", "notional", "vwap", "buy_volume", "sell_volume", "n_trades",
+    "bid_close", "ask_close", "spread_bps", "mid_close", "imbalance", "stale",
+)  # fmt: skip
+# Upbit's range and quote prices repeat Binance's in KRW: its close, flow and book shape are the features.
+UPBIT_VALUES = tuple(v for v in BAR_VALUES if v not in {"open", "high", "low", "bid_close", "ask_close"})
 # Boolean columns of the raw tables that are read (as 0/1).
 BOOLEAN_VALUES = frozenset({"stale", "gap"})
 MARK_VALUES = ("mark_price", "index_price", "est_settle_price", "funding_rate")
