@@ -9,7 +9,6 @@ mid-run loses no row".
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -22,17 +21,9 @@ import psycopg
 import pytest
 
 from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
+from tests.settings_env import bot_environ
 
 METRICS_URL = re.compile(r"metrics (http://127\.0\.0\.1:\d+/metrics)")
-
-
-def bot_env(tmp_path: Path, db: str, **extra: str) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DB_", "COINGLASS_", "UPBIT_", "BINANCE_"))
-    }
-    env.update(DB_URL=db, METRICS_PORT="0", SPOOL_DIR=str(tmp_path / "spool"), LOG_DIR=str(tmp_path / "logs"),
-               BINANCE_SYMBOLS="BTCUSDT", UPBIT_MARKETS="KRW-BTC", **extra)  # fmt: skip
-    return env
 
 
 def start_bot(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
@@ -54,7 +45,7 @@ def wait_for_log(path: Path, pattern: re.Pattern[str], timeout_s: float = 30.0) 
 
 
 def test_sim_run_leaves_complete_evidence(db: str, tmp_path: Path) -> None:
-    env = bot_env(tmp_path, db)
+    env = bot_environ(tmp_path, db)
     bot = start_bot(tmp_path, env, "--source", "sim", "--duration", "50", "--horizon", "10",
                     "--kill-task", "binance-ws@12")  # fmt: skip
     try:
@@ -147,7 +138,7 @@ def test_sigterm_mid_run_loses_no_row(db: str, tmp_path: Path) -> None:
     with SimServer.in_thread(
         SimConfig(seed=3, binance_symbols=("BTCUSDT",), upbit_symbols=("KRW-BTC",))
     ) as sim:
-        env = bot_env(tmp_path, db, COINGLASS_API_KEY=SIM_COINGLASS_KEY, **sim.urls.as_env())
+        env = bot_environ(tmp_path, db, COINGLASS_API_KEY=SIM_COINGLASS_KEY, **sim.urls.as_env())
         bot = start_bot(tmp_path, env, "--source", "live")
         try:
             wait_for_log(tmp_path / "logs" / "bot.log", METRICS_URL)
@@ -178,7 +169,7 @@ def test_sigterm_mid_run_loses_no_row(db: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("args", [["--source", "moon"], ["--symbols", "BTC-USD"]])
 def test_bad_options_exit_2_with_the_reason(args: list[str], db: str, tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "cqt.bot", *args], cwd=tmp_path, env=bot_env(tmp_path, db),
+        [sys.executable, "-m", "cqt.bot", *args], cwd=tmp_path, env=bot_environ(tmp_path, db),
         text=True, capture_output=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 2

@@ -15,15 +15,14 @@ from typer.testing import CliRunner
 
 from cqt.cli import app
 from tests.conftest import REPO_ROOT
+from tests.settings_env import SETTING_NAMES, clean_environ
 
 CHECK_NAMES = ("altdata", "feature", "leak", "coinglass")
 UNREACHABLE = "postgresql://cqt@127.0.0.1:1/cqt"
 
 
 def check_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "PG_", "COINGLASS_", "CHECK_"))}
-    env.update(PYTHONPATH=str(REPO_ROOT), PG_DATA_DIR=str(tmp_path / "pg"), **extra)
-    return env
+    return clean_environ(PYTHONPATH=str(REPO_ROOT), PG_DATA_DIR=str(tmp_path / "pg"), **extra)
 
 
 def run_module(tmp_path: Path, name: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -73,7 +72,7 @@ def test_database_behind_on_migrations_exits_2(fresh_db: str, tmp_path: Path) ->
 def test_cli_check_all_exits_2_and_prints_overall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     for key in list(os.environ):
-        if key.startswith(("DB_", "COINGLASS_", "CHECK_")):
+        if key.upper() in SETTING_NAMES:
             monkeypatch.delenv(key)
     monkeypatch.setenv("DB_URL", UNREACHABLE)
     result = CliRunner().invoke(app, ["check", "all", "--window", "60"])

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -22,14 +21,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO_ROOT / "reports" / "screenshots"
 PAGES = {"market": "", "health": "health", "predictions": "predictions", "labels": "labels", "gates": "gates"}
 START_HINT = "python -m cqt.bot --source sim --duration 120"
-
-
-def clean_env(**settings: str) -> dict[str, str]:
-    """The environment without any cqt setting of the developer's shell, plus `settings`."""
-    prefixes = ("DB_", "COINGLASS_", "UPBIT_", "BINANCE_", "DASHBOARD_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
-    env.update(settings)
-    return env
 
 
 def free_port() -> int:

@@ -24,7 +24,6 @@ from tests.dashboard.server import (
     START_HINT,
     assert_no_exception,
     browser,
-    clean_env,
     dashboard,
     free_port,
     http_get,
@@ -32,6 +31,7 @@ from tests.dashboard.server import (
     open_page,
     screenshot,
 )
+from tests.settings_env import bot_environ, clean_environ
 
 # Without a browser the page tests cannot run: a visible skip on a developer machine, a failure in CI
 # (CI=true), where .ci/run installs chromium and a missing browser means a broken install step.
@@ -55,8 +55,7 @@ GATES = {
 
 
 def _fill(db: str, tmp_path: Path) -> None:
-    env = clean_env(DB_URL=db, METRICS_PORT="0", SPOOL_DIR=str(tmp_path / "spool"), LOG_DIR=str(tmp_path / "logs"),
-                    BINANCE_SYMBOLS="BTCUSDT", UPBIT_MARKETS="KRW-BTC")  # fmt: skip
+    env = bot_environ(tmp_path, db)
     bot = subprocess.run(
         [sys.executable, "-m", "cqt.bot", "--source", "sim", "--duration", "45", "--horizon", "10"],
         cwd=tmp_path, env=env, text=True, capture_output=True, timeout=120,
@@ -89,7 +88,7 @@ def test_every_page_on_a_filled_database(db: str, tmp_path: Path) -> None:
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "gate.json").write_text(json.dumps(GATES))
 
-    env = clean_env(
+    env = clean_environ(
         DB_URL=f"{db} password={DB_PASSWORD}", COINGLASS_API_KEY=COINGLASS_KEY, DASHBOARD_REFRESH_S="0"
     )
     metrics = {
@@ -148,7 +147,7 @@ EMPTY_MESSAGES = {
 
 @needs_browser
 def test_every_page_on_an_empty_database_explains_what_is_missing(db: str, tmp_path: Path) -> None:
-    with dashboard(tmp_path, clean_env(DB_URL=db, DASHBOARD_REFRESH_S="2")) as dash, browser() as b:
+    with dashboard(tmp_path, clean_environ(DB_URL=db, DASHBOARD_REFRESH_S="2")) as dash, browser() as b:
         page = b.new_page(viewport={"width": 1400, "height": 900})
         for name in PAGES:
             text = open_page(page, dash.base, name)
@@ -170,7 +169,7 @@ def test_every_page_on_an_empty_database_explains_what_is_missing(db: str, tmp_p
 @needs_browser
 def test_an_unreachable_database_is_explained_on_every_page(tmp_path: Path) -> None:
     closed = free_port()  # nothing listens there
-    env = clean_env(DB_URL=f"postgresql://cqt:{DB_PASSWORD}@127.0.0.1:{closed}/cqt", DB_CONNECT_TIMEOUT_S="1",
+    env = clean_environ(DB_URL=f"postgresql://cqt:{DB_PASSWORD}@127.0.0.1:{closed}/cqt", DB_CONNECT_TIMEOUT_S="1",
                     DASHBOARD_REFRESH_S="0")  # fmt: skip
     with dashboard(tmp_path, env) as dash, browser() as b:
         page = b.new_page()
@@ -199,7 +198,7 @@ def _listeners(port: int) -> set[str]:
 
 
 def test_health_route_xsrf_and_default_bind(db: str, tmp_path: Path) -> None:
-    with dashboard(tmp_path, clean_env(DB_URL=db)) as dash:  # no --host, no DASHBOARD_HOST
+    with dashboard(tmp_path, clean_environ(DB_URL=db)) as dash:  # no --host, no DASHBOARD_HOST
         assert http_get(f"{dash.base}/_stcore/health") == (200, "ok")
         # any unknown path is answered 200 with the app's HTML, so a 200 from /healthz proves nothing
         status, body = http_get(f"{dash.base}/healthz/anything")

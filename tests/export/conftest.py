@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -16,19 +14,10 @@ from psycopg.conninfo import make_conninfo
 from cqt.db.connect import with_utc
 from cqt.db.migrate import migrate
 from tests.export import synth
+from tests.settings_env import bot_environ
 
 SIM_SECONDS = 60
 SIM_HORIZON = 10
-
-
-def clean_env(tmp: Path, db: str) -> dict[str, str]:
-    """The environment of a cqt subprocess on ``db``, without the developer's DB and venue settings."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DB_", "COINGLASS_", "UPBIT_", "BINANCE_"))
-    }
-    env.update(DB_URL=db, METRICS_PORT="0", SPOOL_DIR=str(tmp / "spool"), LOG_DIR=str(tmp / "logs"),
-               BINANCE_SYMBOLS="BTCUSDT", UPBIT_MARKETS="KRW-BTC")  # fmt: skip
-    return env
 
 
 def _module_db(pg_server: str) -> Iterator[str]:
@@ -53,7 +42,7 @@ def sim_db(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         run = subprocess.run(
             [sys.executable, "-m", "cqt.bot", "--source", "sim", "--duration", str(SIM_SECONDS),
              "--horizon", str(SIM_HORIZON)],
-            cwd=tmp, env=clean_env(tmp, db), text=True, capture_output=True, timeout=180,
+            cwd=tmp, env=bot_environ(tmp, db), text=True, capture_output=True, timeout=180,
         )  # fmt: skip
         assert run.returncode == 0, run.stderr[-3000:]
         yield db

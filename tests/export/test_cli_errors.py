@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.export.conftest import clean_env
+from tests.settings_env import bot_environ
 
 SCRIPT = str(REPO_ROOT / "scripts" / "export_dataset.py")
 
 
 def export(tmp_path: Path, db: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, SCRIPT, *args], cwd=tmp_path, env=clean_env(tmp_path, db), text=True,
+        [sys.executable, SCRIPT, *args], cwd=tmp_path, env=bot_environ(tmp_path, db), text=True,
         capture_output=True, timeout=60,
     )  # fmt: skip
 

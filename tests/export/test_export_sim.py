@@ -13,10 +13,11 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from cqt.collect.rows import dt_to_ms
 from tests.conftest import REPO_ROOT
-from tests.export.conftest import SIM_HORIZON, clean_env
+from tests.export.conftest import SIM_HORIZON
 from tests.export.labels_ref import reference_by_ts, same, stored_bars
 from tests.export.recompute import contract, mismatches
 from tests.kernels.kernel_reference import LabelSpec
+from tests.settings_env import bot_environ
 
 R = 0.0002
 SCRIPT = str(REPO_ROOT / "scripts" / "export_dataset.py")
@@ -27,7 +28,7 @@ def test_export_of_a_simulator_run(sim_db: str, tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, SCRIPT, "--output", str(out), "--horizon", str(SIM_HORIZON), "--last", "1h",
          "--every", "1s", "--r-policy", f"fixed:{R}"],
-        cwd=tmp_path, env=clean_env(tmp_path, sim_db), text=True, capture_output=True, timeout=120,
+        cwd=tmp_path, env=bot_environ(tmp_path, sim_db), text=True, capture_output=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     meta = contract(out)
@@ -76,7 +77,7 @@ def test_label_study_explains_an_all_none_result(sim_db: str, tmp_path: Path) ->
     done = subprocess.run(
         [sys.executable, "-m", "cqt", "labels", "study", "--last", "1h", "--horizon", str(SIM_HORIZON),
          "--every", "1s", "--fixed", "0.00001,0.5", "--png", str(png)],
-        cwd=tmp_path, env=clean_env(tmp_path, sim_db), text=True, capture_output=True, timeout=120,
+        cwd=tmp_path, env=bot_environ(tmp_path, sim_db), text=True, capture_output=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
