@@ -7,13 +7,13 @@ on long ranges, and prints one progress line per hour.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
 
 from cqt.bars_rebuild import rebuild_range
-from cqt.cli.common import fail, settings_or_exit
+from cqt.cli.common import fail, settings_or_exit, utc_option
 from cqt.cli.db import open_db
 
 app = typer.Typer(
@@ -24,15 +24,11 @@ CHUNK = timedelta(hours=1)
 EXCHANGES = ("binance", "upbit")
 
 
-def parse_utc(text: str, name: str) -> datetime:
-    """An ISO time; naive means UTC. Whole seconds only, since bars end on whole seconds."""
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"--{name}: expected an ISO time like 2026-11-20T10:00:00Z, got {text!r}")
-    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+def bar_end(text: str, option: str) -> datetime:
+    """A bar end given to ``option``: an ISO time (UTC if no offset) on a whole second."""
+    when = utc_option(text, option)
     if when.microsecond:
-        fail(f"--{name}: bars end on whole seconds; got {text!r}")
+        fail(f"{option}: bars end on whole seconds; got {text!r}")
     return when
 
 
@@ -48,7 +44,7 @@ def rebuild(
     ] = None,
 ) -> None:
     """Recompute the bars of [START, END] from stored trades and quotes and upsert them."""
-    first, last = parse_utc(start, "start"), parse_utc(end, "end")
+    first, last = bar_end(start, "--start"), bar_end(end, "--end")
     if last < first:
         fail(f"--end {end} is before --start {start}")
     if exchange not in (*EXCHANGES, "all"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from datetime import UTC, datetime
 from typing import NoReturn
 
 import typer
@@ -15,6 +16,15 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print `message` to stderr and exit with `code` (2 = could not run)."""
     typer.echo(message, err=True)
     raise typer.Exit(code)
+
+
+def utc_option(text: str, option: str) -> datetime:
+    """The ISO 8601 time given to ``option`` in UTC (no offset means UTC); exits 2 naming the option."""
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"{option}: expected an ISO time like 2026-11-20T12:00:00Z, got {text!r}")
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def settings_or_exit() -> Settings:

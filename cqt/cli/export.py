@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import psycopg
 import typer
 
-from cqt.cli.common import fail, settings_or_exit
+from cqt.cli.common import fail, settings_or_exit, utc_option
 from cqt.cli.db import open_db
 from cqt.export.dataset import (
     DAY_S,
@@ -52,22 +52,14 @@ def duration_s(text: str, option: str) -> int:
     return int(m.group(1)) * _UNIT_S[m.group(2)]
 
 
-def _instant(text: str, option: str) -> datetime:
-    try:
-        ts = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"{option} expects an ISO 8601 time like 2026-11-20T12:00:00Z, got {text!r}")
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
 def time_range(last: str | None, start: str | None, end: str | None) -> tuple[datetime, datetime]:
     if last is not None and (start is not None or end is not None):
         fail("use either --last or --start/--end, not both")
     now = datetime.now(UTC).replace(microsecond=0)
     if start is None:
-        end_ts = now if end is None else _instant(end, "--end")
+        end_ts = now if end is None else utc_option(end, "--end")
         return end_ts - timedelta(seconds=duration_s(last or "1h", "--last")), end_ts
-    return _instant(start, "--start"), now if end is None else _instant(end, "--end")
+    return utc_option(start, "--start"), now if end is None else utc_option(end, "--end")
 
 
 def _params(symbol: str, horizon: int, label: str, r_policy: str, every: str, rng: tuple[datetime, datetime],

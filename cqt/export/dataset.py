@@ -46,6 +46,7 @@ from cqt.export.spec import (
     Source,
     bar_sources,
     coin,
+    feature_columns,
     iso,
     mark_source,
     metric_max_age,
@@ -77,11 +78,7 @@ class Plan:
     schema: pa.Schema = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "schema", _schema([c for s in self.sources for c in s.columns]))
-
-    @property
-    def columns(self) -> list[str]:
-        return [c for s in self.sources for c in s.columns]
+        object.__setattr__(self, "schema", _schema(feature_columns(self.sources)))
 
 
 @dataclass(frozen=True)
@@ -182,16 +179,15 @@ class ChunkData:
 
 
 def read_part(
-    conn: psycopg.Connection[Any], plan: Plan, lo_ms: int, hi_ms: int, part: int, parts: int
+    conn: psycopg.Connection[Any], plan: Plan, lo_ms: int, hi_ms: int, sources: range, predictions: bool
 ) -> ChunkData:
-    """Part ``part`` of ``parts`` (1 or 2) of the reads of the chunk ``lo_ms <= t0 < hi_ms``, each with its
-    look-back (and the Binance bars with the horizon) as overlap. Two parts split them into the Binance
-    bars and everything else, which take about as long as each other."""
+    """The reads of ``plan.sources[i]`` for ``i`` in ``sources`` (and the predictions if asked) for the
+    chunk ``lo_ms <= t0 < hi_ms``, each with its look-back (and the Binance bars with the horizon) as
+    overlap."""
     p = plan.params
     window_s = plan.threshold.window_s if isinstance(plan.threshold, DynamicThreshold) else 0
-    first, last = (0, len(plan.sources)) if parts == 1 else ((0, 1), (1, len(plan.sources)))[part]
     rows = []
-    for i in range(first, last):
+    for i in sources:
         source = plan.sources[i]
         if i == 0:  # the Binance bars: also the label kernel's input
             since = lo_ms - (max(window_s, source.max_age_s) + 1) * 1000
@@ -199,11 +195,11 @@ def read_part(
         else:
             since, until = lo_ms - source.max_age_s * 1000, hi_ms
         rows.append(read_rows(conn, source, ms_to_dt(since), ms_to_dt(until)))
-    predictions = []
-    if part == parts - 1:
-        predictions = conn.execute(_PREDICTIONS, {"symbol": p.symbol, "horizon_s": p.horizon_s, "model": p.model,
+    stored = []
+    if predictions:
+        stored = conn.execute(_PREDICTIONS, {"symbol": p.symbol, "horizon_s": p.horizon_s, "model": p.model,
                                                   "lo": ms_to_dt(lo_ms), "hi": ms_to_dt(hi_ms)}).fetchall()  # fmt: skip
-    return ChunkData(lo_ms, hi_ms, rows, predictions)
+    return ChunkData(lo_ms, hi_ms, rows, stored)
 
 
 def build_chunk(plan: Plan, data: ChunkData) -> tuple[pa.Table, ExportStats]:
@@ -260,7 +256,7 @@ def _features(source: Source, rows: Rows, t0_us: NDArray[np.int64]) -> dict[str,
     keep = np.ones(len(rows), dtype=bool)
     for name, wanted in source.flag_filters().items():
         keep &= (rows.values[name] > 0) == wanted
-    sel = rows.take(keep)
+    sel = rows if keep.all() else rows.take(keep)
     idx = latest_usable(sel.ts, sel.recv_ts, t0_us, source.max_age_s * 1_000_000)
     return {col: gather(sel.values[v], idx) for v, col in zip(source.values, source.columns, strict=True)}
 
@@ -331,12 +327,16 @@ def _prefetched(
     """The chunks' reads, split over ``conns`` (one or two), the next chunk read in threads while the caller
     builds and writes the current one: each connection's PostgreSQL backend formats rows in its own
     process meanwhile. At most two chunks are held."""
-    parts = len(conns)
+    n = len(plan.sources)
+    # Two connections: the Binance bars on one, the rest on the other (they take about as long).
+    split = [(range(n), True)] if len(conns) == 1 else [(range(1), False), (range(1, n), True)]
 
     def submit(lo_ms: int, hi_ms: int) -> list[Future[ChunkData]]:
-        return [pool.submit(read_part, conns[k], plan, lo_ms, hi_ms, k, parts) for k in range(parts)]
+        return [
+            pool.submit(read_part, c, plan, lo_ms, hi_ms, *part) for c, part in zip(conns, split, strict=True)
+        ]
 
-    with ThreadPoolExecutor(max_workers=parts, thread_name_prefix="export-read") as pool:
+    with ThreadPoolExecutor(max_workers=len(conns), thread_name_prefix="export-read") as pool:
         pending = submit(*bounds[0]) if bounds else []
         for nxt in [*bounds[1:], None]:
             done = [f.result() for f in pending]

@@ -99,8 +99,7 @@ def label_at(
     picked = {k: v[np.where(has_bar, pos, len(bars.ts))] for k, v in padded.items()}
     valid = has_bar & picked["valid"].astype(bool)
     end_ms = t0_ms + horizon_s * 1000
-    lo = np.searchsorted(bars.ts, t0_ms, side="left")
-    hi = np.searchsorted(bars.ts, end_ms, side="right")
+    lo, hi = pos, np.searchsorted(bars.ts, end_ms, side="right")
     gap_cum = np.concatenate(([0], np.cumsum(bars.gap)))
     has_gap = gap_cum[hi] - gap_cum[lo] > 0
     priced = (hi - lo) - (gap_cum[hi] - gap_cum[lo])

@@ -176,4 +176,5 @@ def coin(symbol: str) -> str:
 
 
 def feature_columns(sources: list[Source]) -> list[str]:
+    """The file's feature columns, source by source."""
     return [c for s in sources for c in s.columns]

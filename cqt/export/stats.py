@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from cqt import __version__
 from cqt.export.labelling import DROP_REASONS
-from cqt.export.spec import SCHEMA_VERSION, ExportParams, Source
+from cqt.export.spec import SCHEMA_VERSION, ExportParams, Source, feature_columns
 
 YEAR_S = 365 * 86_400
 LABEL_NAMES = {1: "UP", -1: "DOWN", 0: "NONE"}
@@ -97,7 +97,6 @@ def metadata(
     params: ExportParams, sources: list[Source], stats: ExportStats, created_at: str, **extra: object
 ) -> dict[str, object]:
     """The ``cqt`` document of the dataset contract (``extra``: e.g. the partition of this file)."""
-    columns = [c for s in sources for c in s.columns]
     return {
         "schema_version": SCHEMA_VERSION,
         "code_version": __version__,
@@ -106,7 +105,7 @@ def metadata(
         "rows": stats.rows,
         "dropped": stats.dropped_by_reason(),
         "label_distribution": stats.distribution(),
-        "quality": stats.quality(columns),
+        "quality": stats.quality(feature_columns(sources)),
         "realised_vol": stats.realised_vol(),
         "features": [spec for s in sources for spec in s.audit_specs()],
         **extra,

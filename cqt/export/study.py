@@ -21,7 +21,7 @@ from cqt.export.dataset import chunk_bounds, plan_export
 from cqt.export.labelling import LabelBars, kind_of, label_at, log_returns, threshold_of
 from cqt.export.pg_read import read_rows
 from cqt.export.spec import BAR_MAX_AGE_S, LABEL_INPUTS, ExportParams, Source
-from cqt.export.stats import ExportStats
+from cqt.export.stats import LABEL_NAMES, ExportStats
 from cqt.labels import DynamicThreshold
 
 FIXED_R = (0.0005, 0.001, 0.002, 0.005)
@@ -99,7 +99,7 @@ def label_study(
             out, valid, dropped = label_at(bars, t0, horizon_s=params.horizon_s, kind=kind, threshold=threshold,
                                            last_bar_ms=plan.last_bar_ms)  # fmt: skip
             result.dropped += sum(dropped.values())
-            for name, y in (("UP", 1), ("DOWN", -1), ("NONE", 0)):
+            for y, name in LABEL_NAMES.items():
                 result.counts[name] += int((valid & (out["y"] == y)).sum())
             result.r_t.append(out["r_t"][valid].astype(np.float64))
             result.fwd.append(out["fwd_return"][valid].astype(np.float64))
