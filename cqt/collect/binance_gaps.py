@@ -15,7 +15,7 @@ from cqt.collect.binance_backfill import agg_trades_range
 from cqt.collect.binance_rest import BinanceRest, BinanceRestError
 from cqt.collect.gap_ledger import Gap, GapLedger
 from cqt.collect.id_gaps import IdGap
-from cqt.collect.rows import Sink, ms_to_dt
+from cqt.collect.rows import MalformedFrame, Sink, ms_to_dt
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,16 @@ class BinanceGapFiller:
         while True:
             try:
                 result = await agg_trades_range(self.client, gap.symbol, gap.from_id, gap.to_id)
+            except MalformedFrame as exc:  # retrying gets the same answer
+                log.error(
+                    "binance gap %s %d..%d: malformed REST answer (%s)",
+                    gap.symbol,
+                    gap.from_id,
+                    gap.to_id,
+                    exc,
+                )
+                self.ledger.close(gap, 0, complete=False)
+                return
             except BinanceRestError as exc:
                 if time.monotonic() + delay > deadline:
                     log.error(

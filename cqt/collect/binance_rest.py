@@ -25,6 +25,8 @@ from typing import Any
 
 import aiohttp
 
+from cqt.collect.http_retry import retry_after
+
 log = logging.getLogger(__name__)
 
 WINDOW_S = 60.0
@@ -61,13 +63,6 @@ class RestStats:
     http_429: int = 0
     http_418: int = 0
     errors: int = 0
-
-
-def _retry_after(headers: Mapping[str, str], default: float) -> float:
-    try:
-        return max(0.0, float(headers.get("Retry-After", default)))
-    except ValueError:
-        return default
 
 
 def _venue_error(text: str) -> tuple[int | None, str]:
@@ -131,11 +126,11 @@ class BinanceRest:
                     raise BinanceRestError(f"{path}: HTTP 200 with a body that is not JSON") from None
             if status == 429:
                 self.stats.http_429 += 1
-                wait = _retry_after(headers, WINDOW_S) * random.uniform(1.0, 1.1)
+                wait = retry_after(headers, WINDOW_S) * random.uniform(1.0, 1.1)
                 log.warning("binance REST %s: HTTP 429, retrying in %.1fs (Retry-After)", path, wait)
                 await asyncio.sleep(wait)
             elif status == 418:
-                self._banned(path, _retry_after(headers, 2 * WINDOW_S))
+                self._banned(path, retry_after(headers, 2 * WINDOW_S))
             elif status >= 500:
                 failures += 1
                 await self._failed(path, f"HTTP {status}", failures)

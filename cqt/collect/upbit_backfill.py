@@ -27,6 +27,7 @@ import aiohttp
 
 from cqt.collect import upbit_parse as up
 from cqt.collect.binance_backfill import Backfill
+from cqt.collect.http_retry import retry_after
 from cqt.collect.rows import MalformedFrame, Row, ms_to_dt
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ async def get_json(
                 if remaining is not None and int(remaining.group(1)) == 0:
                     resume_at = _next_window()
                 if resp.status == 418:
-                    block = float(resp.headers.get("Retry-After", BLOCK_DEFAULT_S))
+                    block = retry_after(resp.headers, BLOCK_DEFAULT_S)
                     log.error("upbit REST %s: HTTP 418 (blocked), waiting %.0fs", url, block)
                     await asyncio.sleep(block)
                     continue

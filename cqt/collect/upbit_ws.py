@@ -244,13 +244,15 @@ class UpbitWsCollector:
                     self._http, self.rest_url, gap.symbol, dt_to_ms(gap.start), dt_to_ms(gap.end)
                 )
                 self.ledger.close(gap, self._accept(result.rows), result.complete)
+        except Exception:
+            # trades_between already retried; the gap closes unfillable rather than staying open
+            log.exception("upbit gap %s %s..%s: fill failed", gap.symbol, gap.start, gap.end)
+            self.ledger.close(gap, 0, complete=False)
         finally:
             self._filling[gap.symbol].remove(gap)
 
     async def _finish_fills(self) -> None:
-        for outcome in await asyncio.gather(*self._fills, return_exceptions=True):
-            if isinstance(outcome, Exception):
-                log.error("upbit gap fill failed: %r", outcome)
+        await asyncio.gather(*self._fills)
 
     async def _compare_loop(self) -> None:
         while not self._stop.is_set():
