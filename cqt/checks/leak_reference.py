@@ -70,7 +70,7 @@ class Reference:
 _BARS = (
     "SELECT extract(epoch FROM ts)::float8, close, spread_bps, imbalance, gap FROM market_1s"
     " WHERE exchange = %(exchange)s AND symbol = %(symbol)s AND ts > %(since)s AND ts <= %(t0)s"
-    " AND ts <= %(t0)s AND recv_ts <= %(t0)s"
+    " AND recv_ts <= %(t0)s"
     " AND (gap OR (close IS NOT NULL AND high IS NOT NULL AND low IS NOT NULL)) ORDER BY ts"
 )
 _REVISED = (

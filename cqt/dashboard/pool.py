@@ -44,7 +44,7 @@ class Database:
 def _session(conn: psycopg.Connection[Any]) -> None:
     # The dashboard must never change data, and a slow query must not pin a pool connection forever.
     conn.execute("SET default_transaction_read_only = on")
-    conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+    conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(STATEMENT_TIMEOUT_MS),))
 
 
 @st.cache_resource(show_spinner=False)

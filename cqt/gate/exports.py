@@ -34,6 +34,7 @@ class ExportFile:
     size_bytes: int
     rows: int
     meta: dict[str, Any]
+    modified: float  # the newest file's mtime (epoch seconds)
 
     def dropped(self, reason: str) -> int:
         """Rows the export dropped for `reason`, from the `cqt` metadata (summed over partitions)."""
@@ -65,16 +66,18 @@ def read_export(path: Path) -> ExportFile:
     files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
     if not files:
         raise FileNotFoundError(f"{path} holds no .parquet file")
-    rows, size = 0, 0
+    rows, size, modified = 0, 0, 0.0
     meta: dict[str, Any] = {}
     for file in files:
         footer = pq.read_metadata(file)
         rows += footer.num_rows
-        size += file.stat().st_size
+        stat = file.stat()
+        size, modified = size + stat.st_size, max(modified, stat.st_mtime)
         part = json.loads((footer.metadata or {}).get(b"cqt", b"{}"))
         meta = _merge(meta, part)
-    pq.read_table(files[0]).slice(0, 1)  # the data pages decode, not only the footer
-    return ExportFile(path, len(files), size, rows, meta)
+    with pq.ParquetFile(files[0]) as first:  # the data pages decode, not only the footer
+        next(first.iter_batches(batch_size=1), None)
+    return ExportFile(path, len(files), size, rows, meta, modified)
 
 
 def _merge(total: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
@@ -114,10 +117,9 @@ def judge_export(root: Path, done: Completed | str, output: Path, started_wall: 
         written = read_export(target)
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise GateFailure(f"{output} is not a readable Parquet dataset: {exc}") from exc
-    newest = max(f.stat().st_mtime for f in ([target] if target.is_file() else target.rglob("*.parquet")))
-    if newest < started_wall - 1:
+    if written.modified < started_wall - 1:
         raise GateFailure(
-            f"{output} was not written by this run (last modified {time.ctime(newest)}); `{done.shown}` printed:"
+            f"{output} was not written by this run (last modified {time.ctime(written.modified)}); `{done.shown}` printed:"
             f" {done.tail()}"
         )
     if written.rows == 0:

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -119,6 +120,9 @@ class LocalRun:
                 cwd=self.root, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )  # fmt: skip
+        # Reap the bot as soon as it exits: the runner is blocked in pytest meanwhile, and an unreaped
+        # zombie would still look alive to RunFile.alive() in the test process.
+        threading.Thread(target=self.proc.wait, name="gate-bot-reaper", daemon=True).start()
         run_file = self.dir / "local-run.json"
         RunFile(self.proc.pid, time.time(), self.run_s, str(log)).write(run_file)
         return {**env, LOCAL_RUN_ENV: str(run_file)}

@@ -15,7 +15,7 @@ from pathlib import Path
 # Statement shapes, not lone words. Shapes that also read as English ("select a symbol from the list",
 # "where x = 1") count only in upper case, the project's SQL style; the others in any case.
 SQL_SHAPE = re.compile(
-    r"\bSELECT\b[\s\S]*\bFROM\b|\bWHERE\s+\w+\s*(=|<|>|IN\b)"
+    r"\bSELECT\b[\s\S]*\bFROM\b|\bWHERE\s+\w+\s*(=|<|>|IN\b)|^\s*SET\s+\w+\s*(=|TO\b)"
     r"|(?i:\bINSERT\s+INTO\b|\bUPDATE\s+\S+\s+SET\b|\bDELETE\s+FROM\b"
     r"|\b(CREATE|DROP|ALTER|TRUNCATE)\s+(TABLE|DATABASE|INDEX|VIEW|SCHEMA)\b|\bINTERVAL\s+'|\bCOPY\s+\S+\s+(FROM|TO)\b)"
 )

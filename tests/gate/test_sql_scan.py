@@ -24,6 +24,12 @@ def test_each_way_of_building_sql_from_values_is_found(how: str) -> None:
     assert [(f.line, f.how) for f in found] == [(1, how)]
 
 
+def test_a_session_setting_built_from_a_value_is_found() -> None:
+    found = scan_source('conn.execute(f"SET statement_timeout = {timeout_ms}")\n', Path("planted.py"))
+    assert [(f.line, f.how) for f in found] == [(1, "an f-string")]
+    assert scan_source('conn.execute("SET default_transaction_read_only = on")\n', Path("clean.py")) == []
+
+
 def test_parameters_identifiers_and_constants_are_not_findings() -> None:
     source = """
 from psycopg import sql
