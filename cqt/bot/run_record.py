@@ -176,7 +176,12 @@ class RunRecord:
         """Write the last events and the stop (time, cause, detail); release the locks."""
         for attempt in range(10):
             try:
-                await self._beat()
+                try:
+                    await self._beat()
+                except RunLost:
+                    # Another process collects these shards now; closing our own run row needs no lock.
+                    self._conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+                    await self._beat()
                 assert self._conn is not None
                 await self._conn.execute(
                     "UPDATE bot_runs SET stopped_at = now(), heartbeat_at = now(), stop_cause = %s,"
@@ -184,7 +189,7 @@ class RunRecord:
                     (cause, detail[:2000] or None, self.run_id),
                 )
                 break
-            except (psycopg.OperationalError, RunLost) as exc:
+            except psycopg.OperationalError as exc:
                 log.warning("could not close run %s yet (%s); retry %d", self.run_id, exc, attempt + 1)
                 await self._drop_conn()
                 await asyncio.sleep(1.0)
