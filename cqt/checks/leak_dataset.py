@@ -15,6 +15,8 @@ unreadable file is :class:`~cqt.checks.context.CannotRun` (exit 2); a readable f
 contract (no ``cqt`` metadata) fails.
 
 A directory is read as a partitioned dataset: every ``*.parquet`` file under it, each with its own specs.
+Files are read one row group at a time (the row checks in Arrow, only the sampled rows as Python
+values), so a month-long export is audited in the memory of one of its days.
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psycopg
+import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
+from numpy.typing import NDArray
 from psycopg import sql
 
 from cqt.checks.context import CannotRun
@@ -80,12 +85,23 @@ class Spec:
 
 @dataclass
 class Part:
-    """One Parquet file: its rows (as dicts) and its specs."""
+    """One Parquet file: its row count and its specs."""
 
     path: Path
-    rows: list[dict[str, Any]]
+    rows: int
     specs: list[Spec]
     problems: list[str]
+
+
+@dataclass
+class RowChecks:
+    """What the audit takes from the rows: the sampled rows, and the rows breaking a rule (count, first t0)."""
+
+    sampled: list[tuple[Part, dict[str, Any]]]
+    late_labels: int = 0
+    early_preds: int = 0
+    first_late: datetime | None = None
+    first_early: datetime | None = None
 
 
 def files(path: Path) -> list[Path]:
@@ -101,12 +117,12 @@ def files(path: Path) -> list[Path]:
 
 def read_part(path: Path) -> Part:
     try:
-        pf = pq.ParquetFile(path)
-        raw = (pf.schema_arrow.metadata or {}).get(b"cqt")
-        rows = pf.read().to_pylist()
+        with pq.ParquetFile(path) as pf:
+            schema, rows = pf.schema_arrow, pf.metadata.num_rows
     except (OSError, ValueError) as exc:
         raise CannotRun(f"cannot read {path} as Parquet: {exc}") from exc
-    columns = set(pf.schema_arrow.names)
+    raw = (schema.metadata or {}).get(b"cqt")
+    columns = set(schema.names)
     if raw is None:
         return Part(path, rows, [], [f"{path.name}: no 'cqt' key in the schema metadata"])
     try:
@@ -134,6 +150,51 @@ def read_part(path: Path) -> Part:
     return Part(path, rows, [s for s in specs if s.table in TABLES and s.column in columns], problems)
 
 
+NULL_US = np.iinfo(np.int64).min
+
+
+def _us(group: pa.Table, name: str) -> NDArray[np.int64]:
+    """Timestamp column ``name`` in epoch µs; null (or a missing column) as ``NULL_US``, before any time."""
+    if name not in group.column_names:
+        return np.full(group.num_rows, NULL_US, dtype=np.int64)
+    us = group[name].cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).fill_null(NULL_US)
+    return np.asarray(us.to_numpy(), dtype=np.int64)
+
+
+def check_rows(parts: list[Part], sample: set[int]) -> RowChecks:
+    """One pass over every row group: the rows whose global index is in ``sample``, and the rule breaks
+    (``label_ts >= t0 + horizon_s``, a null ``label_ts`` included; ``pred_created_at >= t0`` when set)."""
+    out = RowChecks([])
+    offset = 0
+    for part in parts:
+        try:
+            with pq.ParquetFile(part.path) as pf:
+                for g in range(pf.num_row_groups):
+                    group = pf.read_row_group(g)
+                    t0 = _us(group, "t0")
+                    horizon = (
+                        group["horizon_s"].fill_null(0).to_numpy() if "horizon_s" in group.column_names else 0
+                    )
+                    label = _us(group, "label_ts")
+                    late = (label == NULL_US) | (label < t0 + np.asarray(horizon, dtype=np.int64) * 1_000_000)
+                    created = _us(group, "pred_created_at")
+                    early = (created != NULL_US) & (created < t0)
+                    out.late_labels += int(late.sum())
+                    out.early_preds += int(early.sum())
+                    if out.first_late is None and late.any():
+                        out.first_late = group["t0"][int(np.argmax(late))].as_py()
+                    if out.first_early is None and early.any():
+                        out.first_early = group["t0"][int(np.argmax(early))].as_py()
+                    picked = sorted(i - offset for i in sample if offset <= i < offset + group.num_rows)
+                    out.sampled += [
+                        (part, row) for row in group.take(pa.array(picked, pa.int64())).to_pylist()
+                    ]
+                    offset += group.num_rows
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise CannotRun(f"cannot read the rows of {part.path}: {exc}") from exc
+    return out
+
+
 def _value(v: Any) -> float | None:
     if v is None:
         return None
@@ -151,10 +212,10 @@ def close_enough(a: float | None, b: float | None) -> bool:
 def audit_dataset(conn: psycopg.Connection[Any], path: Path, sample_n: int) -> list[Measurement]:
     parts = [read_part(p) for p in files(path)]
     problems = [p for part in parts for p in part.problems]
-    pool = [(part, row) for part in parts for row in part.rows]
-    sample = random.sample(pool, min(sample_n, len(pool)))
+    total = sum(part.rows for part in parts)
+    rows = check_rows(parts, set(random.sample(range(total), min(sample_n, total))))
     mismatches: list[str] = []
-    for part, row in sample:
+    for part, row in rows.sampled:
         t0 = row["t0"]
         for spec in part.specs:
             got = conn.execute(spec.query(), spec.params(t0)).fetchone()
@@ -162,14 +223,6 @@ def audit_dataset(conn: psycopg.Connection[Any], path: Path, sample_n: int) -> l
             have = _value(row.get(spec.column))
             if not close_enough(have, want):
                 mismatches.append(f"t0 {t0.isoformat()} {spec.column}: file {have!r}, recomputed {want!r}")
-    late_labels = [
-        r["t0"]
-        for _, r in pool
-        if r.get("label_ts") is None or r["label_ts"] < r["t0"] + timedelta(seconds=int(r["horizon_s"]))
-    ]
-    early_preds = [
-        r["t0"] for _, r in pool if r.get("pred_created_at") is not None and r["pred_created_at"] < r["t0"]
-    ]
     return [
         equals(
             "dataset spec_problems",
@@ -178,12 +231,12 @@ def audit_dataset(conn: psycopg.Connection[Any], path: Path, sample_n: int) -> l
             "",
             "; ".join(problems[:SHOW]) or f"{len(parts)} file(s)",
         ),
-        at_least("dataset rows audited", len(sample), 1, "", f"of {len(pool)} rows"),
+        at_least("dataset rows audited", len(rows.sampled), 1, "", f"of {total} rows"),
         equals("dataset feature_mismatches", len(mismatches), 0, "", "; ".join(mismatches[:SHOW])),
-        equals("dataset label_before_horizon", len(late_labels), 0, "", _first(late_labels)),
-        equals("dataset pred_created_before_t0", len(early_preds), 0, "", _first(early_preds)),
+        equals("dataset label_before_horizon", rows.late_labels, 0, "", _first(rows.first_late)),
+        equals("dataset pred_created_before_t0", rows.early_preds, 0, "", _first(rows.first_early)),
     ]
 
 
-def _first(ts: list[datetime]) -> str:
-    return f"first at t0 {ts[0].isoformat()}" if ts else ""
+def _first(t0: datetime | None) -> str:
+    return "" if t0 is None else f"first at t0 {t0.isoformat()}"

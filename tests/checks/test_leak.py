@@ -13,6 +13,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 
+from cqt.checks.leak_dataset import audit_dataset
 from cqt.checks.registry import CHECKS
 from cqt.checks.run import execute
 from tests.checks.conftest import WINDOW_S, Evidence, failed, measurement, run_check, settings_for
@@ -117,7 +118,9 @@ SPECS = [
 UTC_MS = pa.timestamp("ms", tz="UTC")
 
 
-def write_dataset(path: Path, rows: list[dict[str, Any]], specs: list[dict[str, Any]]) -> Path:
+def write_dataset(
+    path: Path, rows: list[dict[str, Any]], specs: list[dict[str, Any]], row_group_size: int | None = None
+) -> Path:
     schema = pa.schema(
         [
             ("t0", UTC_MS),
@@ -143,7 +146,7 @@ def write_dataset(path: Path, rows: list[dict[str, Any]], specs: list[dict[str, 
         "features": specs,
     }
     table = pa.Table.from_pylist(rows, schema=schema.with_metadata({"cqt": json.dumps(meta)}))
-    pq.write_table(table, path)
+    pq.write_table(table, path, row_group_size=row_group_size)
     return path
 
 
@@ -184,6 +187,19 @@ def test_honest_dataset_passes(healthy: Evidence, tmp_path: Path) -> None:
     result = run_leak(healthy, write_dataset(tmp_path / "d.parquet", honest_rows(healthy), SPECS))
     assert result.status == "PASS", result.text()
     assert measurement(result, "dataset rows audited").value == WINDOW_S // 5
+
+
+def test_a_dataset_is_read_row_group_by_row_group(healthy: Evidence, tmp_path: Path) -> None:
+    rows = honest_rows(healthy)
+    rows[-1]["label_ts"] = rows[-1]["t0"]  # in the last row group
+    path = write_dataset(tmp_path / "d.parquet", rows, SPECS, row_group_size=5)
+    assert pq.ParquetFile(path).num_row_groups > 2
+    with healthy.conn() as c:
+        got = {m.name: m for m in audit_dataset(c, path, sample_n=2)}  # most row groups hold no sampled row
+    assert got["dataset rows audited"].value == 2
+    assert got["dataset feature_mismatches"].value == 0
+    late = got["dataset label_before_horizon"]
+    assert late.value == 1 and rows[-1]["t0"].isoformat() in late.detail
 
 
 def test_dataset_peeking_feature_fails(healthy: Evidence, tmp_path: Path) -> None:
