@@ -34,7 +34,7 @@ from cqt.config import Settings
 from cqt.db.connect import resolve
 from cqt.db.migrate import migrate
 from cqt.labels import DynamicThreshold
-from cqt.predict.features import upbit_market_for
+from cqt.predict.features import collected_upbit_market, upbit_market_for
 from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
 
 log = logging.getLogger("cqt.bot")
@@ -184,7 +184,7 @@ class Bot:
         s, col = self.settings, self.collection
         await col.start()
         markets = {
-            b: upbit_market_for(b) for b in s.binance_symbols if upbit_market_for(b) in s.upbit_markets
+            b: m for b in s.binance_symbols if (m := collected_upbit_market(b, s.upbit_markets)) is not None
         }
         predictor = PredictionLoop(
             self.conninfo, list(s.binance_symbols), markets, self.probe,

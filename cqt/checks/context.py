@@ -29,7 +29,7 @@ from cqt.db import embedded
 from cqt.db.connect import resolve
 from cqt.db.embedded import EmbeddedServerError
 from cqt.db.migrate import MigrationError, pending
-from cqt.predict.features import upbit_market_for
+from cqt.predict.features import collected_upbit_market
 
 
 class CannotRun(RuntimeError):
@@ -63,15 +63,16 @@ class CheckContext:
 def selected(settings: Settings, symbol: str | None) -> tuple[list[str], list[str]]:
     """(Binance symbols, Upbit markets) to check: all configured ones, or the one named by ``--symbol``.
 
-    ``--symbol BTCUSDT`` selects the Binance symbol and its Upbit market ``KRW-BTC``; ``--symbol KRW-BTC``
-    selects that Upbit market only.
+    ``--symbol BTCUSDT`` selects the Binance symbol and its Upbit market ``KRW-BTC`` when that market is
+    collected; ``--symbol KRW-BTC`` selects that Upbit market only.
     """
     if symbol is None:
         return list(settings.binance_symbols), list(settings.upbit_markets)
     s = symbol.strip().upper()
     if s.startswith("KRW-"):
         return [], [s]
-    return [s], [upbit_market_for(s)]
+    market = collected_upbit_market(s, settings.upbit_markets)
+    return [s], [market] if market else []
 
 
 def _fix(settings: Settings) -> str:

@@ -31,7 +31,7 @@ from cqt.checks.context import CheckContext
 from cqt.checks.result import Measurement, at_least, at_most, equals
 from cqt.checks.run import main
 from cqt.labels import DynamicThreshold
-from cqt.predict.features import FEATURE_NAMES, OI_LAG_S, PREMIUM_MIN_POINTS, upbit_market_for
+from cqt.predict.features import FEATURE_NAMES, OI_LAG_S, PREMIUM_MIN_POINTS, collected_upbit_market
 
 NAME = "feature"
 SUM_TOLERANCE = 1e-9
@@ -130,7 +130,7 @@ def predictions(ctx: CheckContext, symbol: str) -> list[Measurement]:
         equals(f"{name} bad_probabilities", len(bad_p), 0, "", first(bad_p, "outside [0, 1] or sum != 1"))
     )
     out.append(equals(f"{name} bad_values", len(bad_v), 0, "", first(bad_v, "")))
-    with_upbit = upbit_market_for(symbol) in s.upbit_markets
+    with_upbit = collected_upbit_market(symbol, s.upbit_markets) is not None
     for feat in FEATURE_NAMES:
         if feat == "upbit_premium_dev" and not with_upbit:
             continue

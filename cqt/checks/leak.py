@@ -32,7 +32,7 @@ from cqt.checks.leak_dataset import audit_dataset, close_enough
 from cqt.checks.leak_reference import THRESHOLD, Reference, reference
 from cqt.checks.result import Measurement, at_least, equals
 from cqt.checks.run import main
-from cqt.predict.features import upbit_market_for
+from cqt.predict.features import collected_upbit_market
 
 NAME = "leak"
 SHOW = 3
@@ -118,8 +118,7 @@ def predictions_audit(ctx: CheckContext) -> list[Measurement]:
     mismatches: list[Mismatch] = []
     unverifiable = 0
     for pid, symbol, t0, features in sample:
-        upbit = upbit_market_for(symbol)
-        ref = reference(ctx.conn, symbol, upbit if upbit in s.upbit_markets else None, t0)
+        ref = reference(ctx.conn, symbol, collected_upbit_market(symbol, s.upbit_markets), t0)
         if ref.revised_inputs:
             unverifiable += 1
             continue

@@ -29,6 +29,7 @@ look-back. Features (all floats):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -81,6 +82,12 @@ class Features:
 def upbit_market_for(symbol: str) -> str:
     """The Upbit KRW market of a Binance USDⓈ-M symbol: ``BTCUSDT`` -> ``KRW-BTC``."""
     return "KRW-" + symbol.removesuffix("USDT")
+
+
+def collected_upbit_market(symbol: str, upbit_markets: Sequence[str]) -> str | None:
+    """The Upbit market of ``symbol`` if it is among the collected ``upbit_markets``, else ``None``."""
+    market = upbit_market_for(symbol)
+    return market if market in upbit_markets else None
 
 
 def pit_features(
