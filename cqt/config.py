@@ -17,6 +17,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_FILE = Path(".env")
+# Where the data comes from: the real venues, or the local simulator. Each has its own database.
+SOURCES = ("live", "sim")
 
 # Values people leave in templates instead of a key. Compared case-insensitively against the whole value.
 _PLACEHOLDER = re.compile(
@@ -73,6 +75,14 @@ class Settings(BaseSettings):
         description="PostgreSQL URL. Unset: an embedded server (pgserver) is started under PG_DATA_DIR.",
     )
     pg_data_dir: Path = Field(default=Path("data/pg"), description="Data directory of the embedded server.")
+    sim_db_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL for `--source sim`. Unset: an embedded server under SIM_PG_DATA_DIR."
+        " DB_URL is never used for simulated data.",
+    )
+    sim_pg_data_dir: Path = Field(
+        default=Path("data/sim/pg"), description="Data directory of the simulator's embedded server."
+    )
     db_connect_timeout_s: int = Field(default=5, ge=1, le=120)
 
     # --- venues: base URLs, so collectors can target the live venues or the local simulator ---------
@@ -178,6 +188,22 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
             raise ValueError("expected an http:// or https:// URL")
         return value.rstrip("/")
+
+    def for_source(self, source: str) -> Settings:
+        """The settings of `source`: `sim` swaps in the simulator's own database and spool, so simulated
+        rows never land where live rows are (their ids and prices would collide with, or pass for, live
+        ones)."""
+        if source not in SOURCES:
+            raise ConfigError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+        if source == "live":
+            return self
+        return self.model_copy(
+            update={
+                "db_url": self.sim_db_url,
+                "pg_data_dir": self.sim_pg_data_dir,
+                "spool_dir": self.spool_dir.parent / f"{self.spool_dir.name}-sim",
+            }
+        )
 
     @property
     def coinglass_key_usable(self) -> bool:

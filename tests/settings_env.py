@@ -18,7 +18,7 @@ def clean_environ(**settings: str) -> dict[str, str]:
 
 
 def bot_environ(tmp: Path, db: str, **settings: str) -> dict[str, str]:
-    """A test bot's environment on ``db``: one symbol per venue, spool and logs under ``tmp``, metrics on a
+    """A test bot's environment on ``db`` (for either source): one symbol per venue, spool and logs under ``tmp``, metrics on a
     free port."""
-    return clean_environ(DB_URL=db, METRICS_PORT="0", SPOOL_DIR=str(tmp / "spool"), LOG_DIR=str(tmp / "logs"),
+    return clean_environ(DB_URL=db, SIM_DB_URL=db, METRICS_PORT="0", SPOOL_DIR=str(tmp / "spool"), LOG_DIR=str(tmp / "logs"),
                          BINANCE_SYMBOLS="BTCUSDT", UPBIT_MARKETS="KRW-BTC", **settings)  # fmt: skip

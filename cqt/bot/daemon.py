@@ -39,7 +39,6 @@ from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
 
 log = logging.getLogger("cqt.bot")
 
-SOURCES = ("live", "sim")
 LIVE_HORIZON_S = 120
 # A `--source sim --duration 120` demonstration must show settled predictions: H = 120 s could not settle
 # within the run, so the simulator's default horizon is 30 s (override with --horizon).

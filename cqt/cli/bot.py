@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from cqt.bot.daemon import (
-    SOURCES,
     Bot,
     BotOptions,
     StartError,
@@ -36,7 +35,8 @@ def _kill_spec(spec: str | None) -> tuple[str, float] | None:
 
 def bot(
     source: Annotated[
-        str, typer.Option(help="live: the real venues; sim: start the local simulator in-process.")
+        str, typer.Option(help="live: the real venues; sim: start the local simulator in-process and store into the"
+            " simulator's own database (SIM_DB_URL, else the embedded server under SIM_PG_DATA_DIR).")
     ] = "live",
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: run until signalled).", min=1)
@@ -55,8 +55,7 @@ def bot(
     kill_task: Annotated[str | None, typer.Option(hidden=True, help="Test hook: COMPONENT@SECONDS.")] = None,
 ) -> None:
     """Collect, build bars, predict and settle until stopped (SIGINT/SIGTERM) or --duration elapses."""
-    if source not in SOURCES:
-        fail(f"--source must be one of {', '.join(SOURCES)}, got {source!r}")
+    settings = settings_or_exit(source)
     opts = BotOptions(
         source=source,
         duration_s=duration,
@@ -65,7 +64,6 @@ def bot(
         sim_rate=sim_rate,
         horizon_s=horizon,
     )
-    settings = settings_or_exit()
     try:
         settings = effective_settings(settings, opts)
     except ValueError as exc:

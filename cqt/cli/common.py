@@ -5,11 +5,20 @@ from __future__ import annotations
 import logging
 import warnings
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
-from cqt.config import ConfigError, Settings, UnknownSettingWarning, load_settings
+from cqt.config import SOURCES, ConfigError, Settings, UnknownSettingWarning, load_settings
+
+SourceOption = Annotated[
+    str,
+    typer.Option(
+        "--source",
+        help="live: the live database (DB_URL or the embedded server under PG_DATA_DIR); sim: the"
+        " simulator's (SIM_DB_URL or the embedded server under SIM_PG_DATA_DIR).",
+    ),
+]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -27,8 +36,11 @@ def utc_option(text: str, option: str) -> datetime:
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
-def settings_or_exit() -> Settings:
-    """Load settings; a bad value exits 2 with the setting named, unknown .env keys are warnings."""
+def settings_or_exit(source: str = "live") -> Settings:
+    """Load the settings of `source` (see `Settings.for_source`); a bad value exits 2 with the setting
+    named, unknown .env keys are warnings."""
+    if source not in SOURCES:
+        fail(f"--source must be one of {', '.join(SOURCES)}, got {source!r}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnknownSettingWarning)
         try:
@@ -40,4 +52,4 @@ def settings_or_exit() -> Settings:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # pgserver logs every pg_ctl call at INFO; only its problems are worth a user's attention.
     logging.getLogger("pgserver").setLevel(max(logging.WARNING, logging.getLogger().level))
-    return settings
+    return settings.for_source(source)

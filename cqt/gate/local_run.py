@@ -100,7 +100,10 @@ class LocalRun:
     def env(self, conninfo: str) -> dict[str, str]:
         """Settings of the local run, for the bot and for every command the suite starts."""
         return {
+            # The gate's own database holds only this simulated run: the bot (--source sim) and the
+            # commands the suite starts (the live source by default) both read it.
             "DB_URL": conninfo,
+            "SIM_DB_URL": conninfo,
             "LOG_DIR": str(self.dir / "logs"),
             "SPOOL_DIR": str(self.dir / "spool"),
             "METRICS_PORT": "0",

@@ -29,6 +29,7 @@ def test_checks_pass_after_a_simulator_run_of_the_bot(db: str, tmp_path: Path) -
     env = check_env(
         tmp_path,
         DB_URL=db,
+        SIM_DB_URL=db,
         METRICS_PORT="0",
         SPOOL_DIR=str(tmp_path / "spool"),
         LOG_DIR=str(tmp_path / "logs"),
