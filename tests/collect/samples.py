@@ -1,4 +1,4 @@
-"""The real payload samples of ../shared/reference/protocols (see its README for provenance)."""
+"""The venues' payload samples in tests/data/protocols (its README names each file's public source)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.conftest import REPO_ROOT
 
-SAMPLES = REPO_ROOT.parent / "shared" / "reference" / "protocols"
+SAMPLES = REPO_ROOT / "tests" / "data" / "protocols"
 
 
 def sample(name: str) -> Any:

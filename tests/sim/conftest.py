@@ -13,7 +13,7 @@ import pytest
 from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
 
 REPO = Path(__file__).resolve().parents[2]
-SAMPLES = REPO.parent / "shared" / "reference" / "protocols"
+SAMPLES = REPO / "tests" / "data" / "protocols"
 HOBBYIST_KEY = "cqt-sim-hobbyist-0123456789abcdef"
 
 

@@ -1,4 +1,4 @@
-"""Every payload sample in shared/reference/protocols has a simulator counterpart with the same field set
+"""Every payload sample in tests/data/protocols has a simulator counterpart with the same field set
 and JSON types (compared recursively), and the raw-wire samples also match number by number in literal
 form (`100473000.00000000` vs `100473000`).
 
@@ -471,6 +471,8 @@ async def test_upbit_numbers_keep_wire_formatting(sim: SimServer) -> None:
     assert _decimal_places(got.text, "best_ask_price") == {0}
 
 
-def test_samples_dir_is_the_shared_reference() -> None:
-    assert (SAMPLES / "README.md").exists()
-    assert {p.name for p in SAMPLES.glob("*.json")} >= set(NOT_SERVED)
+def test_samples_dir_holds_the_samples_and_their_sources() -> None:
+    readme = (SAMPLES / "README.md").read_text(encoding="utf-8")
+    names = {p.name for p in SAMPLES.glob("*.json")}
+    assert names >= set(NOT_SERVED)
+    assert [n for n in sorted(names) if n not in readme] == [], "every sample needs its source in README.md"
