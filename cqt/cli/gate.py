@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,16 @@ from cqt.gate.local_run import local_profile_note
 from cqt.gate.matrix import summary_text
 from cqt.gate.profiles import PROFILES
 from cqt.gate.runner import SuiteMissing, project_root, run_gate
+
+# The gate suite runs under these (the dev extras); the runtime install has none of them.
+GATE_TOOLS = ("pytest", "pytest_bdd", "allure_pytest_bdd")
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a broken or half-removed install counts as absent
+        return False
 
 
 def gate(
@@ -29,6 +40,12 @@ def gate(
     ] = None,
 ) -> None:
     """Run the gates; exit 0 unless a gate FAILs (--strict: or is PENDING). Reports go to reports/."""
+    missing = [name for name in GATE_TOOLS if not _installed(name)]
+    if missing:
+        fail(
+            f"cqt gate runs its suite under pytest-bdd and needs the test tools ({', '.join(missing)} missing):"
+            ' pip install -e ".[dev]"'
+        )
     if profile not in PROFILES:
         fail(f"--profile must be one of {', '.join(PROFILES)}, got {profile!r}")
     out = (reports or project_root() / "reports").resolve()

@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 
 from cqt.gate.items import item_of
-from cqt.gate.verdict import GateResult, parse_pending
+from cqt.gate.verdict import RESULTS_ENV, GateResult, parse_pending
 
-RESULTS_ENV = "CQT_GATE_RESULTS"
 EVIDENCE = pytest.StashKey[str]()
 SESSION_RESULTS: list[GateResult] = []
 

@@ -11,15 +11,15 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 from cqt.gate.local_run import LocalRun
 from cqt.gate.matrix import Row, RunInfo, rows_of, write_all
-from cqt.gate.plugin import RESULTS_ENV
 from cqt.gate.profiles import PROFILE_ENV, PROFILES
 from cqt.gate.session import REPORTS_ENV
-from cqt.gate.verdict import GateResult
+from cqt.gate.verdict import RESULTS_ENV, GateResult
 
 SUITE = (
     # ALT-6 first: its static gates run while the local bot accumulates run time.
@@ -86,6 +86,7 @@ def run_gate(
                 f"gate: local profile: bot started against {root / 'data/gate'}; runtime gates wait for its run",
                 flush=True,
             )
+            threading.Thread(target=local.count_down, name="gate-countdown", daemon=True).start()
         subprocess.run(pytest_argv(out_dir), cwd=root, env={**os.environ, **env}, check=False)
     finally:
         if local is not None:

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 Status = Literal["PASS", "FAIL", "PENDING"]
 STATUSES: tuple[Status, ...] = ("PASS", "PENDING", "FAIL")
+# The file the results plugin appends one GateResult per line to (set by the runner for its pytest child).
+RESULTS_ENV = "CQT_GATE_RESULTS"
 
 _SKIP_REASON = re.compile(r"^PENDING\[(?P<precondition>[^\]]+)\] (?P<reason>.*)$", re.DOTALL)
 
