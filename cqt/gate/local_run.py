@@ -130,6 +130,20 @@ class LocalRun:
         RunFile(self.proc.pid, time.time(), self.run_s, str(log)).write(run_file)
         return {**env, LOCAL_RUN_ENV: str(run_file)}
 
+    def count_down(self, every_s: float = 15.0) -> None:
+        """Print, every `every_s`, how long until the runtime gates judge the run (the suite's own output is
+        captured by pytest until it ends, so without this the terminal is silent for minutes)."""
+        started = time.time()
+        while self.proc is not None and self.proc.poll() is None:
+            left = self.run_s - (time.time() - started)
+            if left <= 0:
+                print(f"gate: the bot has run {self.run_s:.0f} s; the runtime gates judge it now", flush=True)
+                return
+            print(f"gate: runtime gates judge the bot run in {left:.0f} s", flush=True)
+            time.sleep(min(every_s, left))
+        if self.proc is not None:
+            print(f"gate: the local bot exited early ({self.proc.returncode}); see its log", flush=True)
+
     def stop(self) -> str:
         """SIGTERM the bot (it flushes and closes its run row), stop a server this run started."""
         said = "local bot not started"
