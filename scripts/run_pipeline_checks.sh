@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The four pipeline checks (altdata, feature, leak, coinglass) over one window, as the ALT gates run them:
-#   scripts/run_pipeline_checks.sh --window 600 [--symbol BTCUSDT] [--verbose]
+#   scripts/run_pipeline_checks.sh --window 600 [--symbol BTCUSDT] [--source live|sim] [--verbose]
 # Prints each check's summary line (with --verbose every measurement), then PIPELINE OVERALL: PASS|FAIL.
 # Exit: 0 all passed; 1 a check failed; 2 a check could not run (e.g. database unreachable: its line says
 # how to fix it). Each check runs in its own process with the python on PATH, so one crash stops nothing.
@@ -17,6 +17,8 @@ while [[ $# -gt 0 ]]; do
     --window=*) window="${1#*=}"; shift ;;
     --symbol) extra+=(--symbol "${2:-}"); shift 2 || { usage >&2; exit 2; } ;;
     --symbol=*) extra+=(--symbol "${1#*=}"); shift ;;
+    --source) extra+=(--source "${2:-}"); shift 2 || { usage >&2; exit 2; } ;;
+    --source=*) extra+=(--source "${1#*=}"); shift ;;
     -v|--verbose) verbose=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;

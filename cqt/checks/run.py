@@ -15,7 +15,7 @@ import psycopg
 
 from cqt.checks.context import CannotRun, CheckContext, open_context
 from cqt.checks.result import CheckResult, Measurement
-from cqt.config import ConfigError, Settings, load_settings
+from cqt.config import SOURCES, ConfigError, Settings, load_settings
 
 CheckFn = Callable[[CheckContext], list[Measurement]]
 
@@ -44,10 +44,12 @@ def execute(
     return result
 
 
-def load_or_error(name: str, window_s: int) -> tuple[Settings | None, CheckResult | None]:
-    """Settings, or an ERROR result naming the bad setting."""
+def load_or_error(
+    name: str, window_s: int, source: str = "live"
+) -> tuple[Settings | None, CheckResult | None]:
+    """Settings of `source`'s database, or an ERROR result naming the bad setting."""
     try:
-        return load_settings(), None
+        return load_settings().for_source(source), None
     except ConfigError as exc:
         return None, CheckResult(name, window_s, error=f"configuration error: {exc}")
 
@@ -67,6 +69,9 @@ def parser(name: str, with_dataset: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--window", type=int, required=True, help="seconds back from the database's now()")
     p.add_argument("--json", action="store_true", help="print a machine-readable JSON document")
     p.add_argument("--symbol", help="one Binance symbol (and its KRW market) or one Upbit KRW market")
+    p.add_argument(
+        "--source", choices=SOURCES, default="live", help="whose database: live (default) or the simulator's"
+    )
     if with_dataset:
         p.add_argument("--dataset", type=Path, help="also audit this exported Parquet file")
     return p
@@ -75,7 +80,7 @@ def parser(name: str, with_dataset: bool = False) -> argparse.ArgumentParser:
 def main(name: str, fn: CheckFn, argv: Sequence[str] | None = None, *, with_dataset: bool = False) -> int:
     """The ``python -m cqt.checks.<name>`` entry point; returns the exit code."""
     args = parser(name, with_dataset).parse_args(argv)
-    settings, failed = load_or_error(name, args.window)
+    settings, failed = load_or_error(name, args.window, args.source)
     if settings is None:
         assert failed is not None
         return emit(failed, args.json)

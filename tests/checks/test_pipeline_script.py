@@ -14,11 +14,15 @@ from tests.conftest import REPO_ROOT
 SCRIPT = str(REPO_ROOT / "scripts" / "run_pipeline_checks.sh")
 
 
-def run_script(tmp_path: Path, db: str, *args: str) -> subprocess.CompletedProcess[str]:
+# A live database nobody listens on: a simulator run and `--source sim` checks must never need it.
+NO_LIVE_DB = "postgresql://cqt@127.0.0.1:1/cqt?connect_timeout=1"
+
+
+def run_script(tmp_path: Path, db: str, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [SCRIPT, *args],
         cwd=tmp_path,
-        env=check_env(tmp_path, DB_URL=db),
+        env=check_env(tmp_path, **(settings or {"DB_URL": db})),
         text=True,
         capture_output=True,
         timeout=300,
@@ -28,7 +32,7 @@ def run_script(tmp_path: Path, db: str, *args: str) -> subprocess.CompletedProce
 def test_checks_pass_after_a_simulator_run_of_the_bot(db: str, tmp_path: Path) -> None:
     env = check_env(
         tmp_path,
-        DB_URL=db,
+        DB_URL=NO_LIVE_DB,
         SIM_DB_URL=db,
         METRICS_PORT="0",
         SPOOL_DIR=str(tmp_path / "spool"),
@@ -45,7 +49,9 @@ def test_checks_pass_after_a_simulator_run_of_the_bot(db: str, tmp_path: Path) -
         timeout=180,
     )
     assert bot.returncode == 0, bot.stderr[-3000:]
-    proc = run_script(tmp_path, db, "--window", "60", "--verbose")
+    proc = run_script(
+        tmp_path, db, "--window", "60", "--verbose", "--source", "sim", DB_URL=NO_LIVE_DB, SIM_DB_URL=db
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     for name in ("ALTDATA", "FEATURE", "LEAK", "COINGLASS"):
