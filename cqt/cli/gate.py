@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cqt.cli.common import fail
+from cqt.cli.common import SourceOption, fail, settings_or_exit
 from cqt.gate.local_run import local_profile_note
 from cqt.gate.matrix import summary_text
 from cqt.gate.profiles import PROFILES
@@ -38,6 +38,7 @@ def gate(
     reports: Annotated[
         Path | None, typer.Option(help="Where the reports go (default: reports/ of the checkout).")
     ] = None,
+    source: SourceOption = "live",
 ) -> None:
     """Run the gates; exit 0 unless a gate FAILs (--strict: or is PENDING). Reports go to reports/."""
     missing = [name for name in GATE_TOOLS if not _installed(name)]
@@ -50,7 +51,8 @@ def gate(
         fail(f"--profile must be one of {', '.join(PROFILES)}, got {profile!r}")
     out = (reports or project_root() / "reports").resolve()
     try:
-        code, rows = run_gate(profile, strict, out_dir=out)
+        sim = settings_or_exit("sim") if source == "sim" else None
+        code, rows = run_gate(profile, strict, out_dir=out, sim_settings=sim)
     except SuiteMissing as exc:
         fail(str(exc))
     typer.echo(f"gate ({profile}{', strict' if strict else ''}): {summary_text(rows)}")

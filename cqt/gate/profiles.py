@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 DAY_S = 86_400
 HOUR_S = 3_600
 PROFILE_ENV = "CQT_GATE_PROFILE"
+# `cqt gate --source sim`: the deployment profile judges the simulator's database and its sim runs.
+SOURCE_ENV = "CQT_GATE_SOURCE"
 LOCAL_RUN_ENV = "CQT_GATE_LOCAL_RUN"
 # The local profile keeps everything of its own (database, logs, spool, exports) here, so it never touches
 # a user's ./data/pg or data/datasets.
@@ -78,6 +80,9 @@ def from_env(environ: Mapping[str, str] = os.environ) -> Profile:
     """The profile the gate runner chose (deployment when run by hand without the runner)."""
     name = environ.get(PROFILE_ENV, DEPLOYMENT.name)
     try:
-        return PROFILES[name]
+        profile = PROFILES[name]
     except KeyError:
         raise ValueError(f"{PROFILE_ENV}={name!r}: expected one of {', '.join(PROFILES)}") from None
+    if not profile.local and environ.get(SOURCE_ENV) == "sim":
+        return replace(profile, bot_source="sim")
+    return profile

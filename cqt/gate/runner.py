@@ -15,9 +15,10 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cqt.config import Settings
 from cqt.gate.local_run import LocalRun
 from cqt.gate.matrix import Row, RunInfo, rows_of, write_all
-from cqt.gate.profiles import PROFILE_ENV, PROFILES
+from cqt.gate.profiles import PROFILE_ENV, PROFILES, SOURCE_ENV
 from cqt.gate.session import REPORTS_ENV
 from cqt.gate.verdict import RESULTS_ENV, GateResult
 
@@ -59,10 +60,22 @@ def read_results(path: Path) -> list[GateResult]:
     ]
 
 
+def source_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes the suite and every command it starts read `settings`' database (the
+    commands' default source is live, so the chosen database is handed to them as the live one)."""
+    url = settings.db_url.get_secret_value() if settings.db_url is not None else ""
+    return {"DB_URL": url, "PG_DATA_DIR": str(settings.pg_data_dir)}
+
+
 def run_gate(
-    profile_name: str, strict: bool, root: Path | None = None, out_dir: Path | None = None
+    profile_name: str,
+    strict: bool,
+    root: Path | None = None,
+    out_dir: Path | None = None,
+    sim_settings: Settings | None = None,
 ) -> tuple[int, list[Row]]:
-    """Run the suite for `profile_name`; write the reports; (exit code, rows)."""
+    """Run the suite for `profile_name` (the deployment profile on the simulator's database when
+    `sim_settings` are given); write the reports; (exit code, rows)."""
     root = root or project_root()
     missing = [str(p) for p in SUITE if not (root / p).is_file()]
     if missing:
@@ -78,6 +91,8 @@ def run_gate(
         RESULTS_ENV: str(results_file),
         REPORTS_ENV: str(out_dir),
     }
+    if sim_settings is not None and profile_name != "local":
+        env.update({**source_env(sim_settings), SOURCE_ENV: "sim"})
     local = LocalRun(root) if profile_name == "local" else None
     try:
         if local is not None:
