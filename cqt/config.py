@@ -16,6 +16,8 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from cqt.db import url as db_url
+
 ENV_FILE = Path(".env")
 # Where the data comes from: the real venues, or the local simulator. Each has its own database.
 SOURCES = ("live", "sim")
@@ -174,6 +176,20 @@ class Settings(BaseSettings):
     @classmethod
     def _binance_symbols(cls, value: list[str]) -> list[str]:
         return _venue_codes(value, r"[A-Z0-9]{2,20}USDT", "Binance USD-M symbols like BTCUSDT")
+
+    @field_validator("db_url", "sim_db_url", mode="after")
+    @classmethod
+    def _db_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip():
+            db_url.check(value.get_secret_value().strip())
+        return value
+
+    @field_validator("spool_dir", "log_dir", mode="after")
+    @classmethod
+    def _directory(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} exists and is not a directory")
+        return value
 
     @field_validator("upbit_ws_url", "binance_ws_market_url", "binance_ws_public_url", mode="after")
     @classmethod

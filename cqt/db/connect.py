@@ -13,6 +13,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from cqt.config import Settings
 from cqt.db import embedded
+from cqt.db import url as db_url
 
 UTC_OPTIONS = "-c TimeZone=UTC"
 
@@ -26,23 +27,6 @@ class DbTarget:
     embedded: bool
 
 
-def redact(url: str) -> str:
-    """The URL with any password replaced by ***, for messages and logs."""
-    try:
-        params = conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "<unparseable DB_URL>"
-    user = params.get("user", "")
-    host = params.get("host", "")
-    port = params.get("port", "")
-    db = params.get("dbname", "")
-    auth = f"{user}:***@" if params.get("password") else (f"{user}@" if user else "")
-    if str(host).startswith("/"):  # Unix socket directory
-        return f"postgresql://{auth}/{db}?host={host}"
-    where = f"{host}:{port}" if port else str(host)
-    return f"postgresql://{auth}{where}/{db}"
-
-
 def with_utc(conninfo: str, connect_timeout_s: int) -> str:
     """`conninfo` plus the session options every cqt connection uses."""
     params = conninfo_to_dict(conninfo)
@@ -54,7 +38,7 @@ def resolve(settings: Settings, start_embedded: bool = True) -> DbTarget:
     """Resolve the database to use; start the embedded server if that is the one and it is asked for."""
     if settings.db_url is not None and settings.db_url.get_secret_value().strip():
         url = settings.db_url.get_secret_value().strip()
-        return DbTarget(with_utc(url, settings.db_connect_timeout_s), redact(url), embedded=False)
+        return DbTarget(with_utc(url, settings.db_connect_timeout_s), db_url.display(url), embedded=False)
     data_dir = settings.pg_data_dir
     if not start_embedded:
         return DbTarget("", f"embedded server under {data_dir} (not started)", embedded=True)
