@@ -1,7 +1,7 @@
 """The bot process: collectors, bars, predictor and settler under one supervisor, one run row.
 
-Start: settings -> (sim) -> database (embedded unless DB_URL) and migrations -> shard locks and the
-`bot_runs` row -> writer and collectors -> metrics server. Stop causes: `duration` (the `--duration`
+Start: settings -> (sim) -> database (embedded unless DB_URL) and migrations -> metrics port -> shard
+locks and the `bot_runs` row -> writer and collectors. Stop causes: `duration` (the `--duration`
 elapsed), `signal` (SIGINT/SIGTERM), `lost` (the shard locks were lost after a database outage),
 `crash` (an error outside the supervised tasks, recorded with the exception). Shutdown stops intake
 first, then flushes gap fills, bars, repairs, the writer and the spool, then closes the run row.
@@ -24,14 +24,14 @@ import psycopg
 from pydantic import SecretStr
 
 from cqt.bot import status_snapshot
-from cqt.bot.metrics import BotCollector, MetricsServer, PredictionProbe
+from cqt.bot.metrics import BotCollector, MetricsPortError, MetricsServer, PredictionProbe
 from cqt.bot.predict_loop import PredictionLoop
 from cqt.bot.run_record import AlreadyRunning, RunLost, RunRecord, shard_keys
 from cqt.bot.status_log import StatusLog
 from cqt.bot.supervisor import Supervisor
 from cqt.collect.collection import Collection, Component, Tuning
 from cqt.config import Settings
-from cqt.db.connect import resolve
+from cqt.db.connect import DbTarget, resolve
 from cqt.db.migrate import migrate
 from cqt.labels import DynamicThreshold
 from cqt.predict.features import collected_upbit_market, upbit_market_for
@@ -58,7 +58,8 @@ class BotOptions:
     symbols: tuple[str, ...] = ()
     kill_task: tuple[str, float] | None = None  # test hook: (component, seconds after start)
     sim_rate: float = 300.0
-    horizon_s: int | None = None  # None: 120 s live (DESIGN §4), SIM_HORIZON_S with the simulator
+    sim_seed: int | None = None  # None: the simulator's default seed
+    horizon_s: int | None = None  # None: 120 s live (docs/design.md §4), SIM_HORIZON_S with the simulator
 
     @property
     def horizon(self) -> int:
@@ -69,7 +70,7 @@ class BotOptions:
 
     @property
     def threshold(self) -> DynamicThreshold:
-        """The dynamic r_t of DESIGN §4; with the simulator it needs fewer returns to start, so a two-minute
+        """The dynamic r_t of docs/design.md §4; the simulator needs fewer returns to start, so a two-minute
         demo run predicts from about 20 s on and settles within the run."""
         return DynamicThreshold(min_returns=20) if self.source == "sim" else DynamicThreshold()
 
@@ -95,6 +96,7 @@ def source_settings(settings: Settings, opts: BotOptions) -> Iterator[Settings]:
         yield settings
         return
     cfg = SimConfig(
+        seed=SimConfig.seed if opts.sim_seed is None else opts.sim_seed,
         rate=opts.sim_rate,
         binance_symbols=tuple(settings.binance_symbols),
         upbit_symbols=tuple(settings.upbit_markets),
@@ -106,26 +108,33 @@ def source_settings(settings: Settings, opts: BotOptions) -> Iterator[Settings]:
 
 
 def setup_file_log(log_dir: Path) -> Path:
-    """Add the rotating `bot.log` next to the stderr log."""
-    log_dir.mkdir(parents=True, exist_ok=True)
+    """Add the rotating `bot.log` next to the stderr log; StartError if LOG_DIR cannot hold it."""
     path = log_dir / "bot.log"
-    handler = RotatingFileHandler(path, maxBytes=10 * 1024**2, backupCount=5, encoding="utf-8")
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(path, maxBytes=10 * 1024**2, backupCount=5, encoding="utf-8")
+    except OSError as exc:
+        raise StartError(
+            f"cannot write {path} ({exc.strerror or exc}); set LOG_DIR to a writable directory"
+        ) from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(handler)
     return path
 
 
-def prepare_database(settings: Settings) -> tuple[str, str]:
-    """(conninfo, display) of the database, migrated; StartError if it cannot be reached."""
+def prepare_database(settings: Settings, source: str = "live") -> DbTarget:
+    """The database of `source`, migrated; StartError if it cannot be reached."""
     try:
         target = resolve(settings)
         with psycopg.connect(target.conninfo, autocommit=True) as conn:
             migrate(conn)
     except (psycopg.Error, RuntimeError) as exc:
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        setting, flag = ("SIM_DB_URL", " --source sim") if source == "sim" else ("DB_URL", "")
         raise StartError(
-            f"database not reachable ({str(exc).strip().splitlines()[0]}); check DB_URL or run `cqt db check`"
-        ) from exc
-    return target.conninfo, target.display
+            f"database not reachable ({cause}); check {setting} or run `cqt db check{flag}`"
+        ) from None
+    return target
 
 
 class Bot:
@@ -139,10 +148,14 @@ class Bot:
             conninfo, opts.source, list(settings.binance_symbols),
             shard_keys(opts.source, settings.binance_symbols, settings.upbit_markets),
         )  # fmt: skip
-        self.collection = Collection(settings, conninfo, settings.spool_dir, Tuning())
+        try:
+            self.collection = Collection(settings, conninfo, settings.spool_dir, Tuning())
+        except OSError as exc:  # the spool directory is created here
+            raise StartError(
+                f"cannot use {settings.spool_dir} ({exc.strerror or exc}); set SPOOL_DIR to a writable directory"
+            ) from None
         self.supervisor = Supervisor(self.record.event)
         self.probe = PredictionProbe()
-        self.metrics: MetricsServer | None = None
         self.stop_cause = "crash"
         self.stop_detail = ""
         self._stop = asyncio.Event()
@@ -155,14 +168,22 @@ class Bot:
 
     async def run(self) -> int:
         """Run until a stop cause; returns the process exit code."""
+        # The port is taken before the locks and the run row, so a busy port leaves no trace of a run.
+        try:
+            metrics = MetricsServer(
+                BotCollector(self.collection, self.supervisor, self.probe), self.settings.metrics_port
+            )
+        except MetricsPortError as exc:
+            raise StartError(str(exc)) from None
         try:
             run_id = await self.record.open()
         except AlreadyRunning as exc:
+            metrics.close()
             raise StartError(str(exc)) from None
         started = time.monotonic()
         heartbeat = asyncio.create_task(self.record.heartbeat(), name="heartbeat")
         try:
-            await self._start(run_id)
+            await self._start(run_id, metrics.port)
             await self._wait_for_stop(heartbeat, started)
             await self.collection.shutdown(self.supervisor.tasks)
         except Exception as exc:  # recorded as the run's crash, then re-raised for the exit code
@@ -174,12 +195,11 @@ class Bot:
             with contextlib.suppress(RunLost, psycopg.Error):
                 await heartbeat
             await self.record.close(self.stop_cause, self.stop_detail)
-            if self.metrics is not None:
-                self.metrics.close()
+            metrics.close()
             log.info("run %d stopped: %s %s", run_id, self.stop_cause, self.stop_detail)
         return 0
 
-    async def _start(self, run_id: int) -> None:
+    async def _start(self, run_id: int, metrics_port: int) -> None:
         s, col = self.settings, self.collection
         await col.start()
         markets = {
@@ -197,10 +217,9 @@ class Bot:
         ]
         for comp in col.components:
             self.supervisor.start(comp)
-        self.metrics = MetricsServer(BotCollector(col, self.supervisor, self.probe), s.metrics_port)
         log.info(
             "run %d: source %s, Binance %s, Upbit %s, metrics http://127.0.0.1:%d/metrics, components %s",
-            run_id, self.opts.source, ",".join(s.binance_symbols), ",".join(s.upbit_markets), self.metrics.port,
+            run_id, self.opts.source, ",".join(s.binance_symbols), ",".join(s.upbit_markets), metrics_port,
             ", ".join(c.name for c in col.components),
         )  # fmt: skip
 

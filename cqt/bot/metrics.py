@@ -8,6 +8,7 @@ now minus when this process last received anything on the connection.
 
 from __future__ import annotations
 
+import errno
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -135,6 +136,14 @@ class BotCollector(Collector):
             c = _counter(name, doc)
             c.add_metric([], value)
             yield c
+        conflicts = _counter(
+            "cqt_key_conflicts",
+            "Rows not stored: their natural key is stored with another payload.",
+            ["table"],
+        )
+        for table, n in sorted(m.key_conflicts.items()):
+            conflicts.add_metric([table], n)
+        yield conflicts
 
     def _pipeline(self, now: float) -> Iterator[Metric]:
         lag = _gauge("cqt_bar_lag_seconds", "Now minus the newest bar end written.", ["exchange", "symbol"])
@@ -164,13 +173,26 @@ class BotCollector(Collector):
         yield restarts
 
 
+class MetricsPortError(OSError):
+    """`/metrics` cannot listen on the configured port; the message is the one line a user needs."""
+
+
 class MetricsServer:
     """`/metrics` on 127.0.0.1 in a background thread (port 0 picks a free port)."""
 
     def __init__(self, collector: BotCollector, port: int) -> None:
         registry = CollectorRegistry()
         registry.register(collector)
-        self._server, self._thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+        try:
+            self._server, self._thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise MetricsPortError(
+                    f"port {port} is in use; set METRICS_PORT (0 = any free port)"
+                ) from None
+            raise MetricsPortError(
+                f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); set METRICS_PORT (0 = any free port)"
+            ) from None
         self.port = int(self._server.server_port)
 
     def close(self) -> None:

@@ -1,5 +1,6 @@
 """`python -m cqt.bot` and `cqt bot`: run the bot (exit 0 after a clean stop, 1 on a crash, 2 if it
-could not start: bad settings, database unreachable, another bot already collecting the same shards)."""
+could not start: bad settings, database unreachable, metrics port in use, another bot already collecting
+the same shards). A run that started prints its summary to stdout when it stops (`cqt.bot.summary`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from cqt.bot.daemon import (
     setup_file_log,
     source_settings,
 )
+from cqt.bot.summary import report
 from cqt.cli.common import fail, settings_or_exit
 
 log = logging.getLogger("cqt.bot")
@@ -48,6 +50,13 @@ def bot(
     sim_rate: Annotated[
         float, typer.Option(help="--source sim: market-data messages per second.", min=1)
     ] = 300.0,
+    sim_seed: Annotated[
+        int | None,
+        typer.Option(
+            help="--source sim: seed of the synthetic market (default 7); ids and prices continue"
+            " from the start time, so runs never repeat one another."
+        ),
+    ] = None,
     horizon: Annotated[
         int | None,
         typer.Option(help="Label horizon H in seconds (default 120; 30 with --source sim).", min=1),
@@ -62,18 +71,25 @@ def bot(
         symbols=tuple(s.strip() for s in symbols.split(",") if s.strip()) if symbols else (),
         kill_task=_kill_spec(kill_task),
         sim_rate=sim_rate,
+        sim_seed=sim_seed,
         horizon_s=horizon,
     )
     try:
         settings = effective_settings(settings, opts)
     except ValueError as exc:
         fail(f"--symbols: {exc}")
-    log_path = setup_file_log(settings.log_dir)
     try:
+        log_path = setup_file_log(settings.log_dir)
         with source_settings(settings, opts) as run_settings:
-            conninfo, display = prepare_database(run_settings)
-            log.info("database: %s; log file: %s", display, log_path)
-            code = asyncio.run(Bot(run_settings, opts, conninfo).run())
+            target = prepare_database(run_settings, source)
+            log.info("database: %s; log file: %s", target.display, log_path)
+            run = Bot(run_settings, opts, target.conninfo)
+            try:
+                code = asyncio.run(run.run())
+            finally:
+                lines = report(target.conninfo, run.record.run_id, target, run_settings, source, opts.horizon)
+                for line in lines:
+                    typer.echo(line)
     except StartError as exc:
         fail(f"bot not started: {exc}")
     except Exception as exc:
