@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
 from tests.settings_env import bot_environ
@@ -61,6 +62,7 @@ def test_sim_run_leaves_complete_evidence(db: str, tmp_path: Path) -> None:
         )  # fmt: skip
         assert second.returncode == 2, second.stderr
         assert "another cqt bot is already collecting" in second.stderr
+        assert second.stdout == "" and "Traceback" not in second.stderr  # no run, so no summary
         assert f"pid {bot.pid}" in second.stderr
         time.sleep(20)
         metrics = urllib.request.urlopen(url, timeout=5).read().decode()
@@ -132,6 +134,49 @@ def test_sim_run_leaves_complete_evidence(db: str, tmp_path: Path) -> None:
         assert always_up and spooled == 0 and inserted == sorted(inserted) and inserted[-1] > inserted[0], (
             writer
         )
+        assert_summary_matches(out, conn, run_id)
+
+
+def assert_summary_matches(out: str, conn: psycopg.Connection[tuple[object, ...]], run_id: int) -> None:
+    """The end-of-run summary on stdout against the database, counted independently (it holds this run only)."""
+    assert out.startswith(f"run {run_id} (sim) stopped after "), out
+    stored = re.search(r"rows stored: (.*)", out)
+    assert stored is not None, out
+    rows = {name: int(n) for name, n in (item.split(" ") for item in stored.group(1).split(", "))}
+    tables = (
+        "trades",
+        "quotes",
+        "market_1s",
+        "mark_price",
+        "liquidations",
+        "metrics",
+        "coinglass_call_status",
+        "gaps",
+        "predictions",
+    )
+    assert set(rows) == set(tables)
+    for table in tables:
+        count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()
+        assert count is not None and rows[table] == count[0], (table, rows[table], count[0])
+    assert rows["trades"] > 100 and rows["market_1s"] > 60
+    predictions = re.search(
+        r"predictions: (\d+) made, (\d+) settled \((\d+) labelled, mean Brier ([\d.]+)\)", out
+    )
+    assert predictions is not None, out
+    expected = conn.execute(
+        "SELECT count(*), count(settled_at), count(y), round(avg(brier)::numeric, 3) FROM predictions"
+    ).fetchone()
+    assert expected is not None
+    made, settled, labelled, brier = predictions.groups()
+    assert (int(made), int(settled), int(labelled), brier) == (*expected[:3], str(expected[3])), expected
+    gaps = re.search(r"gaps: (\d+) opened, (\d+) filled, (\d+) unfillable", out)
+    ledger = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE status = 'filled'), count(*) FILTER (WHERE status = 'unfillable')"
+        " FROM gaps"
+    ).fetchone()
+    assert gaps is not None and ledger is not None and tuple(int(g) for g in gaps.groups()) == ledger
+    assert "data: postgresql://" in out and "embedded server" not in out  # DB_URL: nothing of cqt's to stop
+    assert "cqt check all --source sim --window " in out and "cqt export --source sim --output " in out
 
 
 def test_sigterm_mid_run_loses_no_row(db: str, tmp_path: Path) -> None:
