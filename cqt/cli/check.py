@@ -9,7 +9,7 @@ import typer
 
 from cqt.checks.registry import CHECKS, overall, run_all
 from cqt.checks.run import emit, execute
-from cqt.cli.common import settings_or_exit
+from cqt.cli.common import SourceOption, settings_or_exit
 
 app = typer.Typer(
     help="Pipeline checks: altdata, feature, leak, coinglass. Exit 0 pass, 1 fail, 2 could not run.",
@@ -23,8 +23,13 @@ DATASET = typer.Option(None, "--dataset", help="Leak check: also audit this expo
 
 
 def _command(name: str) -> None:
-    def run(window: int = WINDOW, as_json: bool = AS_JSON, symbol: str | None = SYMBOL) -> None:
-        result = execute(name, CHECKS[name], settings_or_exit(), window, symbol)
+    def run(
+        window: int = WINDOW,
+        as_json: bool = AS_JSON,
+        symbol: str | None = SYMBOL,
+        source: SourceOption = "live",
+    ) -> None:
+        result = execute(name, CHECKS[name], settings_or_exit(source), window, symbol)
         raise typer.Exit(emit(result, as_json))
 
     run.__doc__ = f"The {name} check over the last --window seconds."
@@ -37,19 +42,27 @@ for _name in ("altdata", "feature", "coinglass"):
 
 @app.command("leak")
 def leak(
-    window: int = WINDOW, as_json: bool = AS_JSON, symbol: str | None = SYMBOL, dataset: Path | None = DATASET
+    window: int = WINDOW,
+    as_json: bool = AS_JSON,
+    symbol: str | None = SYMBOL,
+    dataset: Path | None = DATASET,
+    source: SourceOption = "live",
 ) -> None:
     """The leak check over the last --window seconds (and an exported dataset with --dataset)."""
-    result = execute("leak", CHECKS["leak"], settings_or_exit(), window, symbol, dataset)
+    result = execute("leak", CHECKS["leak"], settings_or_exit(source), window, symbol, dataset)
     raise typer.Exit(emit(result, as_json))
 
 
 @app.command("all")
 def all_checks(
-    window: int = WINDOW, as_json: bool = AS_JSON, symbol: str | None = SYMBOL, dataset: Path | None = DATASET
+    window: int = WINDOW,
+    as_json: bool = AS_JSON,
+    symbol: str | None = SYMBOL,
+    dataset: Path | None = DATASET,
+    source: SourceOption = "live",
 ) -> None:
     """Every check; one summary line each, then PIPELINE OVERALL: PASS|FAIL."""
-    results = run_all(settings_or_exit(), window, symbol, dataset)
+    results = run_all(settings_or_exit(source), window, symbol, dataset)
     line, code = overall(results)
     if as_json:
         docs = [json.loads(r.to_json()) for r in results]

@@ -15,13 +15,13 @@ from typing import Annotated
 
 import typer
 
-from cqt.cli.common import fail, settings_or_exit
+from cqt.cli.common import SourceOption, fail, settings_or_exit
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 
 
-def server_args(host: str, port: int) -> list[str]:
-    """`streamlit run` arguments for the dashboard on host:port."""
+def server_args(host: str, port: int, source: str = "live") -> list[str]:
+    """`streamlit run` arguments for the dashboard of `source`'s database on host:port."""
     return [
         "run", str(APP),
         "--server.address", host,
@@ -35,6 +35,7 @@ def server_args(host: str, port: int) -> list[str]:
         "--client.showErrorDetails", "type",
         "--client.toolbarMode", "viewer",
         "--global.developmentMode", "false",
+        "--", "--source", source,
     ]  # fmt: skip
 
 
@@ -45,13 +46,17 @@ def dashboard(
     port: Annotated[
         int | None, typer.Option(help="Port (default DASHBOARD_PORT, 8501).", min=1, max=65_535)
     ] = None,
+    source: SourceOption = "live",
 ) -> None:
     """Serve the dashboard (market, collection health, predictions, labels, gates) until Ctrl-C."""
-    settings = settings_or_exit()
+    settings = settings_or_exit(source)
     host = host if host is not None else settings.dashboard_host
     port = port if port is not None else settings.dashboard_port
     if not APP.is_file():
         fail(f"dashboard script missing: {APP} (reinstall cqt)")
-    typer.echo(f"cqt dashboard on http://{host}:{port} (health: /_stcore/health); Ctrl-C to stop", err=True)
+    typer.echo(
+        f"cqt dashboard ({source} database) on http://{host}:{port} (health: /_stcore/health); Ctrl-C to stop",
+        err=True,
+    )
     # exec: the server is this process, so a supervisor's signal reaches Streamlit directly.
-    os.execv(sys.executable, [sys.executable, "-m", "streamlit", *server_args(host, port)])
+    os.execv(sys.executable, [sys.executable, "-m", "streamlit", *server_args(host, port, source)])

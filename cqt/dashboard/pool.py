@@ -8,6 +8,8 @@ exceptions the pages turn into explanations: :class:`Unavailable` (no database, 
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, LiteralString
@@ -17,7 +19,7 @@ import psycopg
 import streamlit as st
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from cqt.config import ConfigError, load_settings
+from cqt.config import SOURCES, ConfigError, load_settings
 from cqt.db.connect import resolve
 from cqt.db.embedded import EmbeddedServerError
 
@@ -41,6 +43,13 @@ class Database:
     timeout_s: float
 
 
+def source() -> str:
+    """Whose database to read: `cqt dashboard --source` passes it after `--` to the script's own argv."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--source", choices=SOURCES, default="live")
+    return str(parser.parse_known_args(sys.argv[1:])[0].source)
+
+
 def _session(conn: psycopg.Connection[Any]) -> None:
     # The dashboard must never change data, and a slow query must not pin a pool connection forever.
     conn.execute("SET default_transaction_read_only = on")
@@ -51,7 +60,7 @@ def _session(conn: psycopg.Connection[Any]) -> None:
 def database() -> Database:
     """The process-wide pool; an exception is not cached, so the next refresh tries again."""
     try:
-        settings = load_settings()
+        settings = load_settings().for_source(source())
         target = resolve(settings)
     except ConfigError as exc:
         raise Unavailable(f"configuration error: {exc}") from None

@@ -62,3 +62,31 @@ def test_bad_setting_exits_2_naming_it(tmp_path: Path) -> None:
     result = run_cqt("db", "status", cwd=tmp_path, env={"COINGLASS_ENABLED": "maybe"})
     assert result.returncode == 2
     assert "invalid setting COINGLASS_ENABLED='maybe'" in result.stderr
+
+
+def test_db_url_masks_the_password_unless_asked(tmp_path: Path) -> None:
+    url = f"postgresql://cqt:s3cretpw@127.0.0.1:{_closed_port()}/cqt?sslmode=disable"
+    masked = run_cqt("db", "url", cwd=tmp_path, env={"DB_URL": url})
+    assert masked.returncode == 0, masked.stderr
+    assert masked.stdout.strip() == url.replace("s3cretpw", "***")
+    assert "s3cretpw" not in masked.stdout + masked.stderr
+    shown = run_cqt("db", "url", "--show-password", cwd=tmp_path, env={"DB_URL": url})
+    assert shown.returncode == 0 and shown.stdout.strip() == url
+
+
+def test_source_sim_selects_the_simulator_database(fresh_db: str, tmp_path: Path) -> None:
+    live = f"postgresql://cqt:livepw@127.0.0.1:{_closed_port()}/cqt"
+    env = {"DB_URL": live, "SIM_DB_URL": fresh_db}
+    assert run_cqt("db", "check", cwd=tmp_path, env=env).returncode == 2
+    sim = run_cqt("db", "check", "--source", "sim", cwd=tmp_path, env=env)
+    assert sim.returncode == 0 and sim.stdout.startswith("DB_CONNECT_OK"), sim.stderr
+    assert run_cqt("db", "url", "--source", "sim", cwd=tmp_path, env=env).stdout.strip() == fresh_db
+    up = run_cqt("db", "up", "--source", "sim", cwd=tmp_path, env=env)
+    assert up.returncode == 0 and "applied 0001_schema_v1" in up.stdout, up.stderr
+    query = "SELECT current_database(), count(*) FROM schema_migrations"
+    psql = run_cqt("db", "psql", "--source", "sim", "--", "-Atc", query, cwd=tmp_path, env=env)
+    name = fresh_db.split("dbname=")[1].split()[0]
+    assert psql.returncode == 0, psql.stderr
+    assert psql.stdout.strip().startswith(f"{name}|"), psql.stdout
+    down = run_cqt("db", "down", "--source", "sim", cwd=tmp_path, env=env)
+    assert down.stdout.strip() == "SIM_DB_URL is set: that server is not managed by cqt; nothing stopped"
