@@ -1,19 +1,22 @@
-"""`cqt bars rebuild`: re-aggregate stored trades and quotes into `market_1s` (DESIGN §3).
+"""`cqt bars rebuild`: re-aggregate stored trades and quotes into `market_1s` (docs/design.md §3).
 
 Use it after a long outage filled from REST, or after a gap was closed, so the bars hold every stored
-trade; rebuilt bars get `revision` past the stored one. Works an hour at a time so memory stays bounded
-on long ranges, and prints one progress line per hour.
+trade; rebuilt bars get `revision` past the stored one and `recv_ts` from their inputs (see
+`cqt.bars_rebuild`). Seconds no bot run collected become `gap`; a stored bar with more trades than the
+stored trades give is kept and counted. Works an hour at a time so memory stays bounded on long ranges;
+progress goes to stderr once per symbol and UTC day, the summary to stdout.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
 
-from cqt.bars_rebuild import rebuild_range
-from cqt.cli.common import fail, settings_or_exit, utc_option
+from cqt.bars_rebuild import Rebuilt, rebuild
+from cqt.cli.common import SourceOption, fail, settings_or_exit, utc_option
 from cqt.cli.db import open_db
 
 app = typer.Typer(
@@ -21,7 +24,9 @@ app = typer.Typer(
 )
 
 CHUNK = timedelta(hours=1)
+SECOND = timedelta(seconds=1)
 EXCHANGES = ("binance", "upbit")
+SHOWN_CONFLICTS = 5
 
 
 def bar_end(text: str, option: str) -> datetime:
@@ -32,8 +37,25 @@ def bar_end(text: str, option: str) -> datetime:
     return when
 
 
+def day_slices(first: datetime, last: datetime) -> list[tuple[datetime, datetime]]:
+    """``[first, last]`` cut into inclusive bar ranges ending at UTC midnight (the bar ending at midnight
+    closes its day)."""
+    out = []
+    start = first
+    while start <= last:
+        end = min(datetime.combine(start.date(), datetime.min.time(), start.tzinfo) + timedelta(days=1), last)
+        out.append((start, end))
+        start = end + SECOND
+    return out
+
+
+def _duration(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s // 3600}h{s // 60 % 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
 @app.command("rebuild")
-def rebuild(
+def rebuild_cmd(
     start: Annotated[
         str, typer.Option(help="First bar end to rebuild (ISO, UTC), e.g. 2026-11-20T10:00:00Z.")
     ],
@@ -42,6 +64,7 @@ def rebuild(
     symbol: Annotated[
         list[str] | None, typer.Option(help="Symbol to rebuild (repeatable); default: every one with trades.")
     ] = None,
+    source: SourceOption = "live",
 ) -> None:
     """Recompute the bars of [START, END] from stored trades and quotes and upsert them."""
     first, last = bar_end(start, "--start"), bar_end(end, "--end")
@@ -50,14 +73,14 @@ def rebuild(
     if exchange not in (*EXCHANGES, "all"):
         fail(f"--exchange: expected binance, upbit or all, got {exchange!r}")
     venues = EXCHANGES if exchange == "all" else (exchange,)
-    settings = settings_or_exit()
+    settings = settings_or_exit(source)
     with open_db(settings) as conn:
         targets = [
             (str(x), str(s))
             for x, s in conn.execute(
                 "SELECT DISTINCT exchange, symbol FROM trades WHERE exchange = ANY(%s) AND ts BETWEEN %s AND %s"
                 " ORDER BY 1, 2",
-                (list(venues), first - timedelta(seconds=1), last),
+                (list(venues), first - SECOND, last),
             )
             if not symbol or s in {v.upper() for v in symbol}
         ]
@@ -65,13 +88,39 @@ def rebuild(
             fail(
                 f"no stored trades between {first:%Y-%m-%d %H:%M:%S} and {last:%Y-%m-%d %H:%M:%S} UTC", code=1
             )
-        total = 0
+        days = day_slices(first, last)
+        span_s = (last - first).total_seconds() + 1
+        total, done_s, started = Rebuilt(), 0.0, time.monotonic()
+        conflicts: list[str] = []
         for x, s in targets:
-            chunk_start = first
-            while chunk_start <= last:
-                chunk_end = min(chunk_start + CHUNK - timedelta(seconds=1), last)
-                written = rebuild_range(conn, x, s, chunk_start, chunk_end)
-                total += written
-                typer.echo(f"{x} {s} {chunk_start:%Y-%m-%d %H:%M:%S} .. {chunk_end:%H:%M:%S}: {written} bars")
-                chunk_start = chunk_end + timedelta(seconds=1)
-        typer.echo(f"rebuilt {total} bars for {len(targets)} symbol(s)")
+            for day_first, day_last in days:
+                day, day_started = Rebuilt(), time.monotonic()
+                chunk_start = day_first
+                while chunk_start <= day_last:
+                    chunk_end = min(chunk_start + CHUNK - SECOND, day_last)
+                    day.add(rebuild(conn, x, s, chunk_start, chunk_end, uncollected_are_gaps=True))
+                    chunk_start = chunk_end + SECOND
+                total.add(day)
+                conflicts += [f"{x} {s} {ts:%Y-%m-%d %H:%M:%S}" for ts in day.fewer_trades]
+                done_s += (day_last - day_first).total_seconds() + 1
+                elapsed = time.monotonic() - started
+                eta = elapsed * (len(targets) * span_s - done_s) / done_s
+                rate = day.written / max(time.monotonic() - day_started, 1e-3)
+                typer.echo(
+                    f"{x} {s} {day_first:%Y-%m-%d %H:%M:%S} .. {day_last:%H:%M:%S}: {day.written} bars from"
+                    f" {day.inputs} trades and quotes, {rate:.0f} bars/s, ETA {_duration(eta)}",
+                    err=True,
+                )
+        if conflicts:
+            shown = ", ".join(conflicts[:SHOWN_CONFLICTS]) + (
+                ", ..." if len(conflicts) > SHOWN_CONFLICTS else ""
+            )
+            typer.echo(
+                f"warning: {len(conflicts)} second(s) have a stored bar with more trades than the stored trades"
+                f" give; those bars were kept, not replaced: {shown}",
+                err=True,
+            )
+        typer.echo(
+            f"rebuilt {total.written} bars for {len(targets)} symbol(s): {total.replaced} replaced,"
+            f" {total.gap} gap seconds, {len(conflicts)} fewer-trade conflicts (stored bars kept)"
+        )
