@@ -17,6 +17,10 @@ Per stream of :mod:`cqt.checks.streams`:
   <= ``CHECK_MAX_RECONNECTS``. No snapshot in the window (no bot heartbeat) -> no value -> FAIL.
 * ``forceOrder`` (event stream): its connection's newest frame within ``CHECK_MAX_LAG_S`` and no
   malformed frame in the window; the liquidations seen are reported.
+* ``key_conflicts``: natural keys for which the writer received a row with another payload than the
+  stored one in the window (``key_conflicts.last_seen``), per table, must be 0: that row was not stored,
+  so the data differs from what the venue sent. Storage-wide, whatever ``--symbol`` selects; the detail
+  shows the latest sample key with its stored and incoming values.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from cqt.checks.context import CheckContext
 from cqt.checks.result import Measurement, at_most
 from cqt.checks.run import main
 from cqt.checks.streams import FORCE_ORDER_CONNECTION, Stream, catalogue
+from cqt.store.writer import KeyConflict
 
 NAME = "altdata"
 # The newest second is still open in the bar grace window (2 s) and the writer's batch (0.25 s).
@@ -45,7 +50,7 @@ def check(ctx: CheckContext) -> list[Measurement]:
     out: list[Measurement] = []
     for stream in catalogue(ctx.settings, ctx.binance_symbols, ctx.upbit_markets):
         out += event_stream(ctx, stream) if stream.fill == "none" else judge(ctx, stream)
-    return out
+    return out + key_conflicts(ctx)
 
 
 def where(filters: dict[str, str]) -> sql.Composed:
@@ -197,6 +202,27 @@ def event_stream(ctx: CheckContext, stream: Stream) -> list[Measurement]:
         ),
         at_most(f"{stream.label} malformed", malformed or 0.0, 0, "", "frames in the window"),
     ]
+
+
+_CONFLICTS = (
+    "SELECT DISTINCT ON (table_name) table_name, count(*) OVER w, sum(conflicts) OVER w,"
+    " key, differing, stored, incoming FROM key_conflicts"
+    " WHERE last_seen > %(start)s AND last_seen <= %(now)s"
+    " WINDOW w AS (PARTITION BY table_name) ORDER BY table_name, last_seen DESC"
+)
+
+
+def key_conflicts(ctx: CheckContext) -> list[Measurement]:
+    """Per table, the keys whose differing row was not stored in the window (one line when there is none)."""
+    rows = ctx.conn.execute(_CONFLICTS, {"start": ctx.window.start, "now": ctx.window.now}).fetchall()
+    if not rows:
+        return [at_most("storage key_conflicts", 0, 0, "", "keys received with another payload than stored")]
+    out = []
+    for table, keys, received, *sample in rows:
+        latest = KeyConflict.from_row(table, (received, *sample))
+        detail = f"{received} differing row(s) not stored; latest {latest.sample()}"
+        out.append(at_most(f"storage/{table} key_conflicts", int(keys), 0, "", detail))
+    return out
 
 
 if __name__ == "__main__":

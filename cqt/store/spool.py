@@ -4,19 +4,25 @@ One file per batch, named by a sequence number so replay happens in the order th
 A file is written to a temporary name, fsynced and renamed, so a crash never leaves half a batch behind.
 Replayed batches are inserted idempotently and only then deleted, so a crash between the two replays the
 batch again harmlessly. The format is JSON lines (a header, then one row per line), timestamps as integer
-microseconds since the epoch: readable with standard tools during an incident.
+microseconds since the epoch: readable with standard tools during an incident. A file that cannot be
+read back (damaged on disk, edited by hand) is moved to `rejected/` with the reason, so it cannot block
+the batches behind it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FILE = re.compile(r"^(\d{12})\.batch$")
@@ -114,9 +120,23 @@ class Spool:
         return final
 
     def batches(self) -> Iterator[SpooledBatch]:
-        """Waiting batches, oldest first."""
+        """Waiting batches, oldest first; an unreadable file is set aside in `rejected/` and skipped."""
         for seq, path in self._files():
-            yield self._read(seq, path)
+            try:
+                batch = self._read(seq, path)
+            except (ValueError, KeyError, TypeError) as exc:  # JSON, UTF-8 and layout errors
+                self._set_aside(path, exc)
+                continue
+            yield batch
+
+    def _set_aside(self, path: Path, exc: Exception) -> None:
+        rejected = self.directory / "rejected"
+        rejected.mkdir(exist_ok=True)
+        # sequence numbers restart once the spool is empty: the time keeps names apart
+        kept = rejected / f"unreadable_{time.time_ns()}_{path.name}"
+        os.replace(path, kept)
+        kept.with_suffix(".error").write_text(f"{type(exc).__name__}: {exc}\n")
+        log.error("spooled batch %s cannot be read (%s); moved to %s", path.name, exc, kept)
 
     @staticmethod
     def _read(seq: int, path: Path) -> SpooledBatch:

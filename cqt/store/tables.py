@@ -1,6 +1,24 @@
 """What the writer knows about each table: columns in row order, COPY types, conflict policy.
 
 Rows handed to the writer are tuples in `columns` order. Timestamps are timezone-aware `datetime`s.
+
+Natural-key conflicts: `INSERT ... ON CONFLICT DO NOTHING` keeps the stored row. A re-delivery of the same
+fact (a WebSocket row re-fetched over REST, a replayed spool batch) is harmless; a row for a stored key
+with another *payload* (the columns that describe the fact) means one version was dropped, so the writer
+counts it and records both versions in `key_conflicts`. Decisions, per table (`payload` below):
+
+* `recv_ts` is never payload: it is when this process learned the fact, and a REST re-fetch or a replay
+  learns it again later.
+* trades: ts, price, qty, side. Binance aggTrade `T`/`p`/`q`/`m` and Upbit `trade_timestamp` (REST
+  `timestamp`) are the same values over WebSocket and REST.
+* quotes, mark_price: every value of the update (an Upbit order-book seq is made unique per distinct
+  top of book, so a differing row under one seq is a lost snapshot).
+* liquidations: avg_price and status (the rest of the order is its key).
+* metrics: period_s and value. A venue that revises a published period shows up here: the first value
+  is the one stored, and the check says so rather than hiding the revision.
+* coinglass_call_status: every outcome column (two calls stamped with the same instant are two calls).
+* market_1s, gaps: none. Their rows are revised on purpose and the revision column decides: a row
+  replaces the stored one unless its revision is lower, and a lower revision is an older version.
 """
 
 from __future__ import annotations
@@ -18,6 +36,8 @@ class TableSpec:
     key: tuple[str, ...]
     # Set for tables whose rows may be revised (bars): the revision column decides which row wins.
     revision_column: str | None = None
+    # Columns compared when a row meets a stored row with its key (see the module docstring).
+    payload: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.columns) != len(self.types):
@@ -28,15 +48,15 @@ class TableSpec:
 
 
 def _spec(name: str, key: str, columns: str, revision_column: str | None = None) -> TableSpec:
-    """Build a spec from `"col type, col type, ..."` (types as PostgreSQL names for binary COPY)."""
+    """Build a spec from `"col type, col type, ..."` (types as PostgreSQL names for binary COPY).
+
+    The payload is every non-key column but `recv_ts`; none for revised tables.
+    """
     pairs = [part.split() for part in columns.split(",") if part.strip()]
-    return TableSpec(
-        name,
-        tuple(p[0] for p in pairs),
-        tuple(p[1] for p in pairs),
-        tuple(key.split()),
-        revision_column,
-    )
+    names = tuple(p[0] for p in pairs)
+    keys = tuple(key.split())
+    payload = () if revision_column else tuple(c for c in names if c not in keys and c != "recv_ts")
+    return TableSpec(name, names, tuple(p[1] for p in pairs), keys, revision_column, payload)
 
 
 TRADES = _spec(

@@ -5,11 +5,20 @@ or `max_latency_s` after the first buffered row, whichever comes first, so write
 Each flush is one transaction: for every table, `COPY stage FROM STDIN (FORMAT BINARY)` then
 `INSERT ... SELECT ... ON CONFLICT (natural key) DO NOTHING` (bars: keep the highest revision).
 
+A row whose natural key is already stored with another payload (`TableSpec.payload`) is not stored;
+that is counted per table, logged (at most once a minute per table, with a sample key and the
+differing columns) and recorded in `key_conflicts` with both versions. The check costs one statement,
+and only for a table whose INSERT inserted fewer rows than were staged.
+
 When PostgreSQL is unreachable, batches go to the on-disk `Spool` and are replayed in order once it is
 back; while anything is spooled, new batches queue behind it so order is kept. If the spool is full the
-batch stays in memory and an alarm is logged and counted: nothing is dropped silently. A batch that
-PostgreSQL rejects for its content (not for a lost connection) is moved to `rejected/` beside the spool,
-counted and logged, so one bad row cannot block the pipeline forever.
+batch stays in memory and an alarm is logged and counted: nothing is dropped silently.
+
+A batch that fails for any other reason than a lost connection (PostgreSQL rejects a value, binary COPY
+cannot encode one, e.g. an id >= 2^63) never stops the writer: each table is retried alone, then the
+failing rows are halved until the bad ones stand alone; those are moved to `rejected/` beside the spool
+with the error, counted and logged, and the good rows of the same batch are stored. The normal path
+pays nothing for this: the retries happen only after a failure.
 """
 
 from __future__ import annotations
@@ -20,7 +29,8 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -29,6 +39,17 @@ from cqt.store.spool import Batch, Row, Spool, SpoolFullError
 from cqt.store.tables import SPECS, TableSpec
 
 log = logging.getLogger(__name__)
+
+# How long flush() waits by default: a drain after an outage replays the whole spool before it returns.
+FLUSH_TIMEOUT_S = 120.0
+# Halvings spent per failed batch to isolate its bad rows; past that, failing pieces are kept aside whole
+# (still on disk in rejected/), so a batch of nothing but bad rows costs a bounded number of retries.
+ISOLATE_SPLITS = 64
+CONFLICT_LOG_EVERY_S = 60.0
+
+
+class FlushTimeout(TimeoutError):
+    """flush() ran out of time; the message says what it waited for. The rows stay queued."""
 
 
 @dataclass
@@ -47,8 +68,34 @@ class WriterMetrics:
     replayed_batches: int = 0
     spool_full_alarms: int = 0
     rejected_batches: int = 0
+    rejected_rows: int = 0
+    # table -> rows not stored because their natural key was stored with another payload
+    key_conflicts: dict[str, int] = field(default_factory=dict)
     reconnects: int = 0
     connected: bool = False
+
+
+@dataclass(frozen=True)
+class KeyConflict:
+    """What one batch met in one table: differing rows, and one of them as a sample."""
+
+    table: str
+    rows: int
+    key: str
+    differing: list[str]
+    stored: dict[str, Any]
+    incoming: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, table: str, row: tuple[Any, ...]) -> KeyConflict:
+        """From the (rows, key, differing, stored, incoming) row of the conflict statement."""
+        rows, key, differing, stored, incoming = row
+        return cls(table, int(rows), str(key), list(differing), dict(stored), dict(incoming))
+
+    def sample(self) -> str:
+        """``key: col stored -> incoming, ...``."""
+        changes = ", ".join(f"{c} {self.stored.get(c)!r} -> {self.incoming.get(c)!r}" for c in self.differing)
+        return f"{self.key}: {changes}"
 
 
 def _stage(spec: TableSpec) -> sql.Identifier:
@@ -71,6 +118,58 @@ def _insert_statement(spec: TableSpec) -> sql.Composed:
         "INSERT INTO {t} ({c}) SELECT DISTINCT ON ({k}) {c} FROM {s} ORDER BY {k}, {r} DESC"
         " ON CONFLICT ({k}) DO UPDATE SET {u} WHERE {t}.{r} <= EXCLUDED.{r}"
     ).format(t=sql.Identifier(spec.name), c=cols, s=_stage(spec), k=key, r=rev, u=updates)
+
+
+def _conflict_statement(spec: TableSpec) -> sql.Composed:
+    """Record the staged rows whose key is stored with another payload; return (rows, one sample)."""
+
+    def listed(parts: list[sql.Composable]) -> sql.Composed:
+        return sql.SQL(", ").join(parts)
+
+    def as_json(alias: str) -> sql.Composed:
+        return sql.SQL("jsonb_build_object({})").format(
+            listed([sql.SQL("{}, {}").format(sql.Literal(c), sql.Identifier(alias, c)) for c in spec.columns])
+        )
+
+    key_text = sql.SQL("concat_ws(' ', {})").format(
+        listed([sql.SQL("{} || {}").format(sql.Literal(f"{c}="), sql.Identifier("s", c)) for c in spec.key])
+    )
+    differing = sql.SQL("array_remove(ARRAY[{}]::text[], NULL)").format(
+        listed(
+            [
+                sql.SQL("CASE WHEN {} IS DISTINCT FROM {} THEN {} END").format(
+                    sql.Identifier("s", c), sql.Identifier("t", c), sql.Literal(c)
+                )
+                for c in spec.payload
+            ]
+        )
+    )
+    on = sql.SQL(" AND ").join(
+        sql.SQL("{} = {}").format(sql.Identifier("t", c), sql.Identifier("s", c)) for c in spec.key
+    )
+    # DISTINCT ON: one row per key, since ON CONFLICT DO UPDATE may not meet the same key twice.
+    return sql.SQL(
+        "WITH c AS (SELECT {key} AS key, {diff} AS differing, {stored} AS stored, {incoming} AS incoming"
+        " FROM {s} s JOIN {t} t ON {on} WHERE ROW({sp}) IS DISTINCT FROM ROW({tp})),"
+        " k AS (SELECT DISTINCT ON (key) key, count(*) OVER (PARTITION BY key) AS n, differing, stored,"
+        " incoming FROM c ORDER BY key),"
+        " up AS (INSERT INTO key_conflicts AS kc (table_name, key, conflicts, differing, stored, incoming)"
+        " SELECT {name}, key, n, differing, stored, incoming FROM k ON CONFLICT (table_name, key) DO UPDATE"
+        " SET last_seen = now(), conflicts = kc.conflicts + EXCLUDED.conflicts,"
+        " differing = EXCLUDED.differing, stored = EXCLUDED.stored, incoming = EXCLUDED.incoming)"
+        " SELECT (SELECT sum(n) FROM k)::int8, key, differing, stored, incoming FROM k LIMIT 1"
+    ).format(
+        key=key_text,
+        diff=differing,
+        stored=as_json("t"),
+        incoming=as_json("s"),
+        s=_stage(spec),
+        t=sql.Identifier(spec.name),
+        on=on,
+        sp=listed([sql.Identifier("s", c) for c in spec.payload]),
+        tp=listed([sql.Identifier("t", c) for c in spec.payload]),
+        name=sql.Literal(spec.name),
+    )
 
 
 class Writer:
@@ -107,6 +206,11 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._flushed = asyncio.Condition()
+        # Drains the background task has started / finished: flush() waits for one that starts after it.
+        self._drains_started = 0
+        self._drains_done = 0
+        self._conflicts_logged_at: dict[str, float] = {}
+        self._conflicts_unlogged: dict[str, int] = defaultdict(int)
 
     # ---- producer side --------------------------------------------------------------------------
     def put(self, table: str, rows: list[Row]) -> None:
@@ -123,7 +227,7 @@ class Writer:
     @property
     def backlog_rows(self) -> int:
         """Rows buffered in memory (not yet written nor spooled)."""
-        return self._buffered + sum(sum(len(r) for r in b.values()) for b in self._held)
+        return self._buffered + sum(map(_rows, self._held))
 
     # ---- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -131,14 +235,35 @@ class Writer:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="store-writer")
 
-    async def flush(self) -> None:
-        """Write everything buffered now and wait until it is committed or spooled."""
-        if self._task is None:
+    async def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> None:
+        """Write everything buffered now and wait until it is committed, spooled or kept aside.
+
+        Raises `FlushTimeout` (rows per table still queued, spool depth, whether PostgreSQL is
+        connected) when that takes longer than `timeout_s`; the rows stay queued and the writer goes on.
+        Without a running background task the caller drains inline, with no deadline.
+        """
+        if self._task is None or self._task.done():
             await self._drain()
             return
+        wanted = self._drains_started + 1  # a drain already running may have taken the buffer before now
+        self._wake.set()
         async with self._flushed:
-            self._wake.set()
-            await self._flushed.wait()
+            try:
+                await asyncio.wait_for(self._flushed.wait_for(lambda: self._drains_done >= wanted), timeout_s)
+            except TimeoutError:
+                raise FlushTimeout(self._waiting_for(timeout_s)) from None
+
+    def _waiting_for(self, timeout_s: float) -> str:
+        per_table: dict[str, int] = defaultdict(int)
+        for batch in (self._buffer, *self._held):
+            for table, rows in batch.items():
+                per_table[table] += len(rows)
+        queued = ", ".join(f"{t} {n}" for t, n in sorted(per_table.items()) if n) or "none"
+        db = "connected" if self.metrics.connected else "not connected (retrying)"
+        return (
+            f"storage writer flush timed out after {timeout_s:g} s waiting for {self.backlog_rows} rows in"
+            f" memory (per table: {queued}) and {self.spool.depth} spooled batch(es); PostgreSQL {db}"
+        )
 
     async def stop(self) -> None:
         """Flush, replay what can be replayed, close the connection."""
@@ -161,7 +286,13 @@ class Writer:
             except TimeoutError:
                 pass
             self._wake.clear()
-            await self._drain()
+            self._drains_started += 1
+            try:
+                await self._drain()
+            except Exception:
+                # e.g. a failing spool disk: the rows stay held, the next drain retries, the writer lives on
+                log.exception("storage writer drain failed; retrying")
+            self._drains_done = self._drains_started
             async with self._flushed:
                 self._flushed.notify_all()
             # rows put while that drain was running (e.g. the final bars at shutdown) still go out
@@ -191,16 +322,52 @@ class Writer:
         return batch
 
     async def _write_or_keep(self, batch: Batch) -> bool:
-        """Write `batch`; True when committed or rejected for its content, False when it must be kept."""
+        """Write `batch`; True when its rows are committed or kept aside, False when it must be kept."""
         try:
             await self._write(batch)
             return True
         except psycopg.OperationalError as exc:
             await self._lost(exc)
             return False
-        except psycopg.Error as exc:
-            self._reject(batch, exc)
-            return True
+        except Exception as exc:
+            return await self._isolate(batch, exc)
+
+    async def _isolate(self, batch: Batch, exc: Exception) -> bool:
+        """Store what can be stored of a failed batch, keep the failing rows aside; False: connection lost.
+
+        Each table is retried alone, a failing table's rows are halved until the bad rows stand alone
+        (one bad row in n costs about 2·log2(n) transactions). A connection lost meanwhile keeps the
+        whole batch for later: the parts already stored are absorbed by their natural keys then.
+        """
+        log.warning(
+            "a batch of %d rows failed (%s); retrying its parts to keep the bad rows aside",
+            _rows(batch),
+            _first_line(exc),
+        )
+        splits = ISOLATE_SPLITS
+        todo: list[tuple[Batch, Exception | None]] = [(batch, exc)]  # a stack; known error or None
+        while todo:
+            piece, error = todo.pop()
+            if error is None:
+                try:
+                    await self._write(piece)
+                    continue
+                except psycopg.OperationalError as lost:
+                    await self._lost(lost)
+                    return False
+                except Exception as failed:
+                    error = failed
+            if len(piece) > 1:
+                todo += [({table: rows}, None) for table, rows in reversed(piece.items())]
+                continue
+            ((table, rows),) = piece.items()
+            if len(rows) > 1 and splits > 0:
+                splits -= 1
+                half = len(rows) // 2
+                todo += [({table: rows[half:]}, None), ({table: rows[:half]}, None)]
+            else:
+                self._reject(piece, error)
+        return True
 
     def _spool_held(self) -> None:
         if not self._held:
@@ -235,6 +402,7 @@ class Writer:
         assert conn is not None
         started = time.perf_counter()
         rows_total = inserted = 0
+        conflicts: list[KeyConflict] = []
         for table in batch:
             # Outside the transaction: a rolled-back batch must not take the staging tables with it.
             await self._ensure_stage(conn, SPECS[table])
@@ -249,10 +417,21 @@ class Writer:
                         for row in rows:
                             await copy.write_row(row)
                     await cur.execute(_insert_statement(spec))
-                    inserted += max(cur.rowcount, 0)
+                    new = max(cur.rowcount, 0)
+                    if spec.payload and new < len(rows):
+                        await cur.execute(_conflict_statement(spec))
+                        found = await cur.fetchone()
+                        if found is not None:
+                            conflicts.append(KeyConflict.from_row(table, found))
+                    inserted += new
                 rows_total += len(rows)
         if self.on_commit is not None:
-            self.on_commit(batch, time.time())
+            try:
+                self.on_commit(batch, time.time())
+            except Exception:  # the batch is committed: a failing hook must not have it written again
+                log.exception("the writer's on_commit hook failed")
+        for conflict in conflicts:
+            self._note_conflict(conflict)
         elapsed = time.perf_counter() - started
         m = self.metrics
         m.batches_written += 1
@@ -272,13 +451,42 @@ class Writer:
         )
         self._staged.add(spec.name)
 
-    def _reject(self, batch: Batch, exc: psycopg.Error) -> None:
-        kept = Spool(self.spool.directory / "rejected", max_bytes=2**62).append(
-            batch, {t: SPECS[t].columns for t in batch}
+    def _note_conflict(self, conflict: KeyConflict) -> None:
+        table = conflict.table
+        self.metrics.key_conflicts[table] = self.metrics.key_conflicts.get(table, 0) + conflict.rows
+        self._conflicts_unlogged[table] += conflict.rows
+        now = time.monotonic()
+        if now - self._conflicts_logged_at.get(table, -CONFLICT_LOG_EVERY_S) < CONFLICT_LOG_EVERY_S:
+            return
+        self._conflicts_logged_at[table] = now
+        log.warning(
+            "%s: %d row(s) not stored since the last report: their natural key is stored with another"
+            " payload (recorded in key_conflicts); e.g. %s",
+            table,
+            self._conflicts_unlogged.pop(table),
+            conflict.sample(),
         )
-        kept.with_suffix(".error").write_text(str(exc))
+
+    def _reject(self, batch: Batch, exc: Exception) -> None:
+        rejected = Spool(self.spool.directory / "rejected", max_bytes=2**62)
+        columns = {t: SPECS[t].columns for t in batch}
+        error = f"{type(exc).__name__}: {exc}"
+        try:
+            kept = rejected.append(batch, columns)
+        except (TypeError, ValueError):  # a value JSON cannot hold, likely the cause of the failure itself
+            kept = rejected.append(
+                {t: [tuple(map(repr, row)) for row in rows] for t, rows in batch.items()}, columns
+            )
+            error += "\n(values stored as Python repr: the batch held a value the spool cannot encode)"
+        kept.with_suffix(".error").write_text(error + "\n")
         self.metrics.rejected_batches += 1
-        log.error("PostgreSQL rejected a batch (%s); kept in %s", str(exc).splitlines()[0], kept)
+        self.metrics.rejected_rows += _rows(batch)
+        log.error(
+            "a batch of %d rows was rejected (%s); kept in %s",
+            _rows(batch),
+            _first_line(exc),
+            kept,
+        )
 
     # ---- connection management -----------------------------------------------------------------
     async def _connected(self) -> bool:
@@ -306,7 +514,7 @@ class Writer:
         self._backoff = min(self._backoff * 2, self.reconnect_max_s)
 
     async def _lost(self, exc: Exception) -> None:
-        log.warning("lost PostgreSQL (%s); spooling until it returns", str(exc).strip().splitlines()[0])
+        log.warning("lost PostgreSQL (%s); spooling until it returns", _first_line(exc))
         if self._conn is not None:
             try:
                 await self._conn.close()
@@ -314,3 +522,12 @@ class Writer:
                 pass
         self._conn = None
         self._schedule_reconnect()
+
+
+def _rows(batch: Batch) -> int:
+    return sum(map(len, batch.values()))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -3,6 +3,11 @@ reconnects and a missing series each FAIL on the measurement that names them."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
+from cqt.store.spool import Spool
+from cqt.store.writer import Writer
 from tests.checks.conftest import Evidence, failed, measurement, run_check
 
 
@@ -14,6 +19,7 @@ def test_healthy_streams_pass_with_measured_values(healthy: Evidence) -> None:
     assert agg.value is not None and 0 < agg.value < 2 and agg.threshold == 30
     assert measurement(result, "binance/BTCUSDT/markPrice@1s fill").value == 1.0
     assert measurement(result, "upbit/KRW-BTC/orderbook reconnects").value == 0
+    assert measurement(result, "storage key_conflicts").value == 0
     # a 5-minute series may be older than 30 s: its limit adds the period and the poll interval
     assert measurement(result, "binance/BTCUSDT/oi_hist lag_event_s").threshold == 30 + 300 + 60
     text = result.text()
@@ -77,3 +83,29 @@ def test_missing_coinglass_series_fails(healthy: Evidence) -> None:
         "coinglass/BTCUSDT/liq_long_usd lag_event_s",
         "coinglass/BTCUSDT/liq_long_usd lag_local_s",
     }
+
+
+async def test_a_duplicate_trade_with_another_price_fails_naming_the_table(
+    healthy: Evidence, tmp_path: Path
+) -> None:
+    with healthy.conn() as c:
+        row = c.execute(
+            "SELECT exchange, symbol, trade_id, ts, recv_ts, price, qty, side FROM trades"
+            " WHERE exchange = 'binance' ORDER BY trade_id DESC LIMIT 1"
+        ).fetchone()
+    assert row is not None
+    exchange, symbol, trade_id, ts, recv_ts, price, qty, side = row
+    writer = Writer(healthy.db, Spool(tmp_path / "spool", 10**6))
+    # the same trade id again, received later with another price: not stored, so the check must say so
+    writer.put(
+        "trades", [(exchange, symbol, trade_id, ts, recv_ts + timedelta(seconds=1), price + 1, qty, side)]
+    )
+    await writer.stop()
+    assert writer.metrics.key_conflicts == {"trades": 1}
+
+    result = run_check(healthy.db, "altdata")
+    assert failed(result) == {"storage/trades key_conflicts"}
+    conflict = measurement(result, "storage/trades key_conflicts")
+    assert conflict.value == 1 and conflict.threshold == 0
+    assert f"trade_id={trade_id}: price {price!r} -> {price + 1!r}" in conflict.detail
+    assert "storage/trades key_conflicts 1 <= 0" in result.summary()
