@@ -21,7 +21,7 @@ from cqt.bars_rebuild import rebuild_range
 from cqt.collect.bar_feed import BarFeed
 from cqt.collect.gap_ledger import Gap
 from cqt.collect.rows import dt_to_ms, ms_to_dt
-from cqt.store.writer import Writer
+from cqt.store.writer import FlushTimeout, Writer
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,11 @@ class BarRepair:
         ready = [r for r in self.pending if all_pending or self._final(r)]
         if not ready:
             return
-        await self.writer.flush()
+        try:
+            await self.writer.flush()
+        except FlushTimeout as exc:  # PostgreSQL slow or hung: the repairs wait, shutdown goes on
+            log.warning("bar repair postponed: %s", exc)
+            return
         if self.writer.metrics.spool_depth or self.writer.backlog_rows:
             return  # the filled trades are not all committed yet
         for repair in ready:
