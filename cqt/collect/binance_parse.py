@@ -3,7 +3,7 @@
 Wire facts (reference/protocols.md §2): numbers are decimal strings, ids and times JSON integers;
 unknown keys (`st`, `ps`, `nq`, ...) appear live and are ignored. Row layouts are those of
 `cqt.store.tables`. Polled series describe a period that starts at `timestamp`: they are stored with
-`ts` = period end (DESIGN §2); funding history and open interest are instants.
+`ts` = period end (docs/design.md §2); funding history and open interest are instants.
 """
 
 from __future__ import annotations
@@ -11,7 +11,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from cqt.collect.rows import MalformedFrame, Row, field, integer, ms_to_dt, num
+from cqt.collect.rows import MalformedFrame, Row, field, mapping, ms_to_dt
+from cqt.collect.wire_values import (
+    book_top,
+    epoch_ms,
+    finite,
+    optional_finite,
+    optional_positive,
+    optional_time,
+    positive,
+    text,
+    wire_id,
+    wire_time,
+)
 
 EXCHANGE = "binance"
 
@@ -26,28 +38,35 @@ def unwrap(frame: Any) -> tuple[str | None, Any]:
     return None, frame
 
 
+def _event(p: Any, kind: str) -> dict[str, Any]:
+    """`p` as an event object of type `kind` (its `e`)."""
+    obj = mapping(p, kind)
+    if obj.get("e") != kind:
+        raise MalformedFrame(
+            f"expected a{'n' if kind[0] in 'aeiou' else ''} {kind} event, got {obj.get('e')!r}"
+        )
+    return obj
+
+
 def agg_trade(p: dict[str, Any], recv_ts: datetime) -> Row:
     """aggTrade -> trades row. `m` true means the buyer was the maker, so the taker sold."""
-    if p.get("e") != "aggTrade":
-        raise MalformedFrame(f"expected an aggTrade event, got {p.get('e')!r}")
-    return _trade_row(str(field(p, "s")), p, recv_ts)
+    p = _event(p, "aggTrade")
+    return _trade_row(text(field(p, "s"), "s"), p, recv_ts)
 
 
 def _trade_row(symbol: str, p: dict[str, Any], recv_ts: datetime) -> Row:
+    p = mapping(p, "aggTrade")
     maker_buy = field(p, "m")
     if not isinstance(maker_buy, bool):
         raise MalformedFrame(f"m: expected a boolean, got {maker_buy!r}")
-    price, qty = num(field(p, "p"), "p"), num(field(p, "q"), "q")
-    if not (price > 0 and qty > 0):
-        raise MalformedFrame(f"non-positive price or qty: p={price} q={qty}")
     return (
         EXCHANGE,
         symbol,
-        integer(field(p, "a"), "a"),
-        ms_to_dt(integer(field(p, "T"), "T")),
+        wire_id(field(p, "a"), "a"),
+        wire_time(field(p, "T"), "T"),
         recv_ts,
-        price,
-        qty,
+        positive(field(p, "p"), "p"),
+        positive(field(p, "q"), "q"),
         -1 if maker_buy else 1,
     )
 
@@ -61,37 +80,42 @@ def rest_agg_trades(symbol: str, body: Any, recv_ts: datetime) -> list[Row]:
 
 def book_ticker(p: dict[str, Any], recv_ts: datetime) -> Row:
     """bookTicker -> quotes row (seq = order-book update id `u`, ts = transaction time `T`)."""
-    if p.get("e") != "bookTicker":
-        raise MalformedFrame(f"expected a bookTicker event, got {p.get('e')!r}")
+    p = _event(p, "bookTicker")
     ts_ms = p.get("T", p.get("E"))
+    bid, ask = positive(field(p, "b"), "b"), positive(field(p, "a"), "a")
+    book_top(bid, ask)
     return (
         EXCHANGE,
-        str(field(p, "s")),
-        integer(field(p, "u"), "u"),
-        ms_to_dt(integer(ts_ms, "T")),
+        text(field(p, "s"), "s"),
+        wire_id(field(p, "u"), "u"),
+        wire_time(ts_ms, "T"),
         recv_ts,
-        num(field(p, "b"), "b"),
-        num(field(p, "B"), "B"),
-        num(field(p, "a"), "a"),
-        num(field(p, "A"), "A"),
+        bid,
+        positive(field(p, "B"), "B"),
+        ask,
+        positive(field(p, "A"), "A"),
     )
 
 
 def mark_price(p: dict[str, Any], recv_ts: datetime) -> Row:
-    """markPriceUpdate -> mark_price row (ts = event time `E`)."""
-    if p.get("e") != "markPriceUpdate":
-        raise MalformedFrame(f"expected a markPriceUpdate event, got {p.get('e')!r}")
-    settle = p.get("P")
+    """markPriceUpdate -> mark_price row (ts = event time `E`).
+
+    Delivery contracts have no funding: their `T` is 0 and their `r` ("" or "0.00000000") means nothing, so
+    both are stored as nulls (as cryptofeed gives None), never as a 0.0 rate due in 1970.
+    """
+    p = _event(p, "markPriceUpdate")
+    next_funding = optional_time(field(p, "T"), "T")
+    rate = optional_finite(field(p, "r"), "r")
     return (
         EXCHANGE,
-        str(field(p, "s")),
-        ms_to_dt(integer(field(p, "E"), "E")),
+        text(field(p, "s"), "s"),
+        wire_time(field(p, "E"), "E"),
         recv_ts,
-        num(field(p, "p"), "p"),
-        num(field(p, "i"), "i"),
-        num(settle, "P") if settle not in (None, "") else None,
-        num(field(p, "r"), "r"),
-        ms_to_dt(integer(field(p, "T"), "T")),
+        positive(field(p, "p"), "p"),
+        optional_positive(field(p, "i"), "i"),
+        optional_positive(p.get("P"), "P"),
+        None if next_funding is None else rate,
+        next_funding,
     )
 
 
@@ -106,23 +130,21 @@ def force_orders(data: Any, recv_ts: datetime) -> list[Row]:
     items = data if isinstance(data, list) else [data]
     rows = []
     for item in items:
-        if item.get("e") != "forceOrder":
-            raise MalformedFrame(f"expected a forceOrder event, got {item.get('e')!r}")
-        o = field(item, "o")
+        o = mapping(field(_event(item, "forceOrder"), "o"), "o")
         side = field(o, "S")
         if side not in ("BUY", "SELL"):
             raise MalformedFrame(f"o.S: expected BUY or SELL, got {side!r}")
         rows.append(
             (
                 EXCHANGE,
-                str(field(o, "s")),
-                ms_to_dt(integer(field(o, "T"), "o.T")),
+                text(field(o, "s"), "o.s"),
+                wire_time(field(o, "T"), "o.T"),
                 recv_ts,
                 side,
-                num(field(o, "p"), "o.p"),
-                num(field(o, "ap"), "o.ap"),
-                num(field(o, "z"), "o.z"),
-                str(field(o, "X")),
+                positive(field(o, "p"), "o.p"),
+                positive(field(o, "ap"), "o.ap"),
+                positive(field(o, "z"), "o.z"),
+                text(field(o, "X"), "o.X"),
             )
         )
     return rows
@@ -138,12 +160,12 @@ def open_interest(body: Any, recv_ts: datetime) -> list[Row]:
     """GET /fapi/v1/openInterest -> the instantaneous open interest (contracts)."""
     return [
         _metric(
-            str(field(body, "symbol")),
+            text(field(body, "symbol"), "symbol"),
             "open_interest",
-            integer(field(body, "time"), "time"),
+            epoch_ms(field(body, "time"), "time"),
             recv_ts,
             None,
-            num(field(body, "openInterest"), "openInterest"),
+            finite(field(body, "openInterest"), "openInterest"),
         )
     ]
 
@@ -176,32 +198,31 @@ def period_series(endpoint: str, symbol: str, period: str, body: Any, recv_ts: d
     period_s = PERIOD_S[period]
     rows = []
     for item in body:
-        end_ms = integer(field(item, "timestamp"), "timestamp") + period_s * 1000
+        item = mapping(item, endpoint)
+        end_ms = epoch_ms(field(item, "timestamp"), "timestamp") + period_s * 1000
         for key, metric in PERIOD_SERIES[endpoint]:
-            value = item.get(key)
-            if value in (None, ""):
-                continue
-            rows.append(_metric(symbol, metric, end_ms, recv_ts, period_s, num(value, key)))
+            value = optional_finite(item.get(key), key)
+            if value is not None:
+                rows.append(_metric(symbol, metric, end_ms, recv_ts, period_s, value))
     return rows
 
 
 def premium_index(body: Any, recv_ts: datetime) -> list[Row]:
     """GET /fapi/v1/premiumIndex?symbol= -> premium of mark over index and the last funding rate."""
-    symbol = str(field(body, "symbol"))
-    ts_ms = integer(field(body, "time"), "time")
-    mark = num(field(body, "markPrice"), "markPrice")
-    index = num(field(body, "indexPrice"), "indexPrice")
-    if index <= 0:
-        raise MalformedFrame(f"indexPrice must be positive, got {index}")
+    symbol = text(field(body, "symbol"), "symbol")
+    ts_ms = epoch_ms(field(body, "time"), "time")
+    mark = positive(field(body, "markPrice"), "markPrice")
+    index = positive(field(body, "indexPrice"), "indexPrice")
     return [
-        _metric(symbol, "premium_index", ts_ms, recv_ts, None, (mark - index) / index),
+        # finite inputs can still divide out of range (a huge mark over a tiny index)
+        _metric(symbol, "premium_index", ts_ms, recv_ts, None, finite((mark - index) / index, "premium")),
         _metric(
             symbol,
             "last_funding_rate",
             ts_ms,
             recv_ts,
             None,
-            num(field(body, "lastFundingRate"), "lastFundingRate"),
+            finite(field(body, "lastFundingRate"), "lastFundingRate"),
         ),  # fmt: skip
     ]
 
@@ -212,12 +233,12 @@ def funding_history(body: Any, recv_ts: datetime) -> list[Row]:
         raise MalformedFrame("fundingRate: expected a JSON array")
     return [
         _metric(
-            str(field(item, "symbol")),
+            text(field(item, "symbol"), "symbol"),
             "funding_rate",
-            integer(field(item, "fundingTime"), "fundingTime"),
+            epoch_ms(field(item, "fundingTime"), "fundingTime"),
             recv_ts,
             None,
-            num(field(item, "fundingRate"), "fundingRate"),
+            finite(field(item, "fundingRate"), "fundingRate"),
         )
         for item in body
     ]

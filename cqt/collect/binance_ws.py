@@ -2,8 +2,10 @@
 `/public`, in combined-stream mode, with aggTrade id continuity and REST backfill of confirmed holes.
 
 Connections rotate every `rotate_after_s` (default 23 h 50 min) with an overlap, ahead of Binance's 24 h
-cut. Malformed frames are counted per stream, logged with a sample (first few, then every 1000th) and
-skipped.
+cut. Malformed frames (and any exception raised while handling one) are counted per stream and kind,
+logged with a sample (first few, then every 1000th) and skipped; rows of symbols this collector did not
+subscribe to are rejected the same way. All-market streams (`!markPrice@arr@1s`, `!forceOrder@arr`) are
+understood, although this collector subscribes per symbol.
 """
 
 from __future__ import annotations
@@ -27,8 +29,18 @@ log = logging.getLogger(__name__)
 
 MARKET_STREAMS = ("aggTrade", "markPrice@1s", "forceOrder")
 PUBLIC_STREAMS = ("bookTicker",)
+ALL_MARKET_STREAMS = ("!markPrice@arr@1s", "!markPrice@arr", "!forceOrder@arr", "!bookTicker")
+# bounded set of counter keys: a frame's stream name is wire data and must not mint metric labels
+_KNOWN_STREAMS = frozenset((*MARKET_STREAMS, *PUBLIC_STREAMS, "markPrice", *ALL_MARKET_STREAMS))
 
 GapHandler = Callable[[str, IdGap], None]
+
+
+def stream_kind(name: str) -> str:
+    """The counter key of a combined-stream name: the name without its symbol (`btcusdt@markPrice@1s` ->
+    `markPrice@1s`), an all-market name as it is (`!forceOrder@arr`), `unexpected` for anything else."""
+    kind = name if name.startswith("!") else name.partition("@")[2]
+    return kind if kind in _KNOWN_STREAMS else "unexpected"
 
 
 def stream_url(base: str, symbols: list[str], kinds: tuple[str, ...]) -> str:
@@ -57,6 +69,7 @@ class BinanceWsCollector:
         self.on_gap = on_gap
         self.ids = {s: IdContinuity(grace_ms=gap_grace_ms) for s in self.symbols}
         self.malformed: Counter[str] = Counter()
+        self.rejected: Counter[tuple[str, str]] = Counter()  # (stream, kind) of every skipped frame
         self.messages: Counter[str] = Counter()
         self.last_event_ms: dict[str, int] = {}
         self.sessions = [
@@ -110,33 +123,43 @@ class BinanceWsCollector:
                 if isinstance(frame, dict) and "result" in frame:
                     return  # reply to a SUBSCRIBE-style request
                 raise MalformedFrame("not a combined-stream envelope")
-            stream = name.split("@", 1)[1] if "@" in name else name
-            self._dispatch(stream, payload, recv_ts)
+            stream = stream_kind(name)
+            self._dispatch(stream, payload, recv_ts, data)
             self.messages[stream] += 1
-        except (MalformedFrame, ValueError, TypeError, AttributeError) as exc:
-            count_malformed(log, "binance", self.malformed, stream, exc, data)
+        except Exception as exc:  # no frame may end the read loop (docs/design.md §5)
+            count_malformed(log, "binance", self.malformed, self.rejected, stream, exc, data)
 
-    def _dispatch(self, stream: str, payload: Any, recv_ts: datetime) -> None:
-        if stream == "aggTrade":
+    def _dispatch(self, stream: str, payload: Any, recv_ts: datetime, data: str | bytes) -> None:
+        base = stream.lstrip("!").partition("@")[0]
+        if base == "aggTrade":
             row = bp.agg_trade(payload, recv_ts)
             symbol, agg_id = row[1], row[2]
             tracker = self.ids.get(symbol)
             if tracker is None:
-                raise MalformedFrame(f"aggTrade for unsubscribed symbol {symbol}")
-            event_ms = int(payload["T"])
+                raise MalformedFrame(f"aggTrade for unsubscribed symbol {symbol}", "unsubscribed")
+            event_ms = dt_to_ms(row[3])
             self.last_event_ms[stream] = event_ms
             if tracker.observe(agg_id, event_ms, int(recv_ts.timestamp() * 1000)):
                 self.sink("trades", [row])
-        elif stream.startswith("markPrice"):
-            self._emit(stream, "mark_price", bp.mark_prices(payload, recv_ts), ts_at=2)
-        elif stream == "forceOrder":
-            self._emit(stream, "liquidations", bp.force_orders(payload, recv_ts), ts_at=2)
-        elif stream == "bookTicker":
-            self._emit(stream, "quotes", [bp.book_ticker(payload, recv_ts)], ts_at=3)
+        elif base == "markPrice":
+            self._emit(stream, "mark_price", bp.mark_prices(payload, recv_ts), 2, data)
+        elif base == "forceOrder":
+            self._emit(stream, "liquidations", bp.force_orders(payload, recv_ts), 2, data)
+        elif base == "bookTicker":
+            self._emit(stream, "quotes", [bp.book_ticker(payload, recv_ts)], 3, data)
         else:
             raise MalformedFrame(f"unexpected stream {stream!r}")
 
-    def _emit(self, stream: str, table: str, rows: list[Row], ts_at: int) -> None:
-        if rows:  # array frames list their events in time order: the last one is the newest
-            self.last_event_ms[stream] = dt_to_ms(rows[-1][ts_at])
-            self.sink(table, rows)
+    def _emit(self, stream: str, table: str, rows: list[Row], ts_at: int, data: str | bytes) -> None:
+        kept = [r for r in rows if r[1] in self.ids]
+        if len(kept) < len(rows):
+            foreign = sorted({r[1] for r in rows} - set(self.ids))
+            exc = MalformedFrame(
+                f"{table} of unsubscribed symbol(s) {', '.join(foreign[:5])}", "unsubscribed"
+            )
+            if not kept:
+                raise exc
+            count_malformed(log, "binance", self.malformed, self.rejected, stream, exc, data)
+        if kept:  # array frames list their events in time order: the last one is the newest
+            self.last_event_ms[stream] = dt_to_ms(kept[-1][ts_at])
+            self.sink(table, kept)

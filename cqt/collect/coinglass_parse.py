@@ -2,8 +2,9 @@
 
 Coinglass answers key and plan errors with HTTP 200 and the real status in the body's *string* `code`
 (reference/protocols.md §3.2): a call is ok only when HTTP is 200 **and** `code` is "0". Rows describe
-buckets that start at `time` (ms); they are stored with `ts` = bucket end (DESIGN §2). Values arrive as
-strings or numbers depending on the endpoint: both are accepted.
+buckets that start at `time` (ms; seconds are recognised by magnitude, as everywhere); they are stored
+with `ts` = bucket end (docs/design.md §2). Values arrive as strings or numbers depending on the endpoint:
+both are accepted. The docs' own examples carry times in 2052-2053: implausible times are rejected.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cqt.collect.rows import MalformedFrame, Row, field, integer, ms_to_dt, num
+from cqt.collect.rows import MalformedFrame, Row, field, mapping, ms_to_dt
+from cqt.collect.wire_values import epoch_ms, optional_finite
 
 INTERVAL_S = {"1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400,
               "6h": 21600, "8h": 28800, "12h": 43200, "1d": 86400, "1w": 604800}  # fmt: skip
@@ -72,10 +74,10 @@ def series_rows(
     period_s = INTERVAL_S[interval]
     rows = []
     for item in data:
-        end = ms_to_dt(integer(field(item, "time"), "time") + period_s * 1000)
+        item = mapping(item, endpoint)
+        end = ms_to_dt(epoch_ms(field(item, "time"), "time") + period_s * 1000)
         for key, metric in SERIES[endpoint]:
-            value = item.get(key)
-            if value in (None, ""):
-                continue
-            rows.append(("coinglass", symbol, metric, end, recv_ts, period_s, num(value, key)))
+            value = optional_finite(item.get(key), key)
+            if value is not None:
+                rows.append(("coinglass", symbol, metric, end, recv_ts, period_s, value))
     return rows

@@ -1,4 +1,5 @@
-"""Shared helpers of the parsers: exact time conversion, number coercion, the malformed-frame error."""
+"""Shared helpers of the parsers: exact time conversion, field access, the malformed-frame error
+(the value rules are in `cqt.collect.wire_values`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,14 @@ Sink = Callable[[str, list[Row]], None]
 
 
 class MalformedFrame(ValueError):
-    """A payload that does not have the shape the venue documents; counted and skipped, never fatal."""
+    """A payload that does not have the shape the venue documents; counted and skipped, never fatal.
+
+    `kind` says which rule it broke (shape, id, time, value, book, unsubscribed), for the per-kind counts.
+    """
+
+    def __init__(self, message: str, kind: str = "shape") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def ms_to_dt(ms: int) -> datetime:
@@ -28,29 +36,16 @@ def dt_to_ms(ts: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
-def num(value: Any, field: str) -> float:
-    """A venue number (JSON number or decimal string) as float; MalformedFrame if it is neither."""
-    if isinstance(value, bool) or value is None:
-        raise MalformedFrame(f"{field}: expected a number, got {value!r}")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise MalformedFrame(f"{field}: expected a number, got {value!r}") from None
-
-
-def integer(value: Any, field: str) -> int:
-    """A venue integer (ids, ms timestamps); MalformedFrame otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise MalformedFrame(f"{field}: expected an integer, got {value!r}")
-    try:
-        return int(value)
-    except ValueError:
-        raise MalformedFrame(f"{field}: expected an integer, got {value!r}") from None
-
-
 def field(payload: dict[str, Any], key: str) -> Any:
     """payload[key], or MalformedFrame naming the missing key."""
     try:
         return payload[key]
     except (KeyError, TypeError):
         raise MalformedFrame(f"missing field {key!r}") from None
+
+
+def mapping(value: Any, what: str) -> dict[str, Any]:
+    """`value` if it is a JSON object, else MalformedFrame (a list or string where an event belongs)."""
+    if not isinstance(value, dict):
+        raise MalformedFrame(f"{what}: expected a JSON object, got {type(value).__name__}")
+    return value

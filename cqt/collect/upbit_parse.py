@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from cqt.collect.rows import MalformedFrame, Row, field, integer, ms_to_dt, num
+from cqt.collect.rows import MalformedFrame, Row, field, mapping, ms_to_dt
+from cqt.collect.wire_values import book_top, epoch_ms, positive, text, wire_id, wire_time
 
 EXCHANGE = "upbit"
 
@@ -25,12 +26,14 @@ _SIMPLE = {
 
 def normalise(payload: dict[str, Any]) -> dict[str, Any]:
     """DEFAULT keys for a DEFAULT or SIMPLE payload (SIMPLE is detected by its `ty` key)."""
-    if "ty" not in payload:
+    if "ty" not in mapping(payload, "message"):
         return payload
     out = {_SIMPLE.get(k, k): v for k, v in payload.items()}
     units = out.get("orderbook_units")
     if isinstance(units, list):
-        out["orderbook_units"] = [{_SIMPLE.get(k, k): v for k, v in u.items()} for u in units]
+        out["orderbook_units"] = [
+            {_SIMPLE.get(k, k): v for k, v in u.items()} if isinstance(u, dict) else u for u in units
+        ]
     return out
 
 
@@ -43,18 +46,14 @@ def _side(ask_bid: Any) -> int:
 
 
 def _trade(market: str, p: dict[str, Any], ts_key: str, recv_ts: datetime) -> Row:
-    price = num(field(p, "trade_price"), "trade_price")
-    qty = num(field(p, "trade_volume"), "trade_volume")
-    if not (price > 0 and qty > 0):
-        raise MalformedFrame(f"non-positive price or volume: {price} {qty}")
     return (
         EXCHANGE,
         market,
-        integer(field(p, "sequential_id"), "sequential_id"),
-        ms_to_dt(integer(field(p, ts_key), ts_key)),
+        wire_id(field(p, "sequential_id"), "sequential_id"),
+        wire_time(field(p, ts_key), ts_key),
         recv_ts,
-        price,
-        qty,
+        positive(field(p, "trade_price"), "trade_price"),
+        positive(field(p, "trade_volume"), "trade_volume"),
         _side(field(p, "ask_bid")),
     )
 
@@ -64,20 +63,22 @@ def trade(payload: dict[str, Any], recv_ts: datetime) -> Row:
     p = normalise(payload)
     if p.get("type") != "trade":
         raise MalformedFrame(f"expected a trade message, got type {p.get('type')!r}")
-    return _trade(str(field(p, "code")), p, "trade_timestamp", recv_ts)
+    return _trade(text(field(p, "code"), "code"), p, "trade_timestamp", recv_ts)
 
 
 def rest_trades(market: str, body: Any, recv_ts: datetime) -> list[Row]:
     """GET /v1/trades/ticks (newest first) -> trades rows, clocked by `timestamp`."""
     if not isinstance(body, list):
         raise MalformedFrame("trades/ticks: expected a JSON array")
-    return [_trade(market, item, "timestamp", recv_ts) for item in body]
+    return [_trade(market, mapping(item, "trade tick"), "timestamp", recv_ts) for item in body]
 
 
 def orderbook_top(payload: dict[str, Any], recv_ts: datetime) -> Row:
     """WebSocket `orderbook` -> quotes row of the best level (seq = message timestamp in ms; see SnapshotSeq).
 
-    The code may carry a depth suffix (`KRW-BTC.5`), which is not part of the market.
+    The code may carry a depth suffix (`KRW-BTC.5`), which is not part of the market. Upbit pads a thin
+    side with price-0 levels (an empty ask side reads `ask_price: 0`): those are no levels, so each side's
+    best is its first level with a price; a side with none gives no quote.
     """
     p = normalise(payload)
     if p.get("type") != "orderbook":
@@ -85,19 +86,31 @@ def orderbook_top(payload: dict[str, Any], recv_ts: datetime) -> Row:
     units = field(p, "orderbook_units")
     if not isinstance(units, list) or not units:
         raise MalformedFrame("orderbook_units: expected a non-empty list")
-    best = units[0]
-    ts_ms = integer(field(p, "timestamp"), "timestamp")
+    ts_ms = epoch_ms(field(p, "timestamp"), "timestamp")
+    bid_price, bid_size = _best(units, "bid")
+    ask_price, ask_size = _best(units, "ask")
+    book_top(bid_price, ask_price)
     return (
         EXCHANGE,
-        str(field(p, "code")).split(".", 1)[0],
+        text(field(p, "code"), "code").split(".", 1)[0],
         ts_ms,
         ms_to_dt(ts_ms),
         recv_ts,
-        num(field(best, "bid_price"), "bid_price"),
-        num(field(best, "bid_size"), "bid_size"),
-        num(field(best, "ask_price"), "ask_price"),
-        num(field(best, "ask_size"), "ask_size"),
+        bid_price,
+        bid_size,
+        ask_price,
+        ask_size,
     )
+
+
+def _best(units: list[Any], side: str) -> tuple[float, float]:
+    """(price, size) of the first level of `side` that is not a price-0 pad."""
+    for unit in units:
+        price = field(mapping(unit, "orderbook unit"), f"{side}_price")
+        if not isinstance(price, bool) and price in (0, "0"):
+            continue
+        return positive(price, f"{side}_price"), positive(field(unit, f"{side}_size"), f"{side}_size")
+    raise MalformedFrame(f"orderbook_units: no {side} level (all padded with price 0)", "book")
 
 
 class SnapshotSeq:

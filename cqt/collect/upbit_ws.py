@@ -7,7 +7,7 @@ samples of bad frames read without a key table; at Upbit's rates (tens of messag
 market) the ~40 % SIMPLE saving buys nothing. Ticker frames are counted, not stored (no table holds them).
 
 Upbit has no contiguous trade ids (`sequential_id` is unique but not ordered), so completeness is
-checked by time and against REST (DESIGN §5):
+checked by time and against REST (docs/design.md §5):
 - de-duplication: a bounded set of recently seen (market, sequential_id) lets each trade through once,
   whatever delivered it (duplicate frames, REST overlap); older trades rely on the table's natural key.
 - reconnect/stall: the span from the newest trade before a connection ended to the first trade after the
@@ -36,8 +36,9 @@ import aiohttp
 from cqt.collect import upbit_parse as up
 from cqt.collect.frame_errors import count_malformed
 from cqt.collect.gap_ledger import Gap, GapLedger
-from cqt.collect.rows import MalformedFrame, Row, Sink, dt_to_ms, field, integer
+from cqt.collect.rows import MalformedFrame, Row, Sink, dt_to_ms, field
 from cqt.collect.upbit_backfill import trades_between
+from cqt.collect.wire_values import epoch_ms, text
 from cqt.collect.ws_session import WsSession
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ class UpbitWsCollector:
         self.gap_grace = timedelta(milliseconds=gap_grace_ms)
         self.orderbook_depth = orderbook_depth
         self.malformed: Counter[str] = Counter()
+        self.rejected: Counter[tuple[str, str]] = Counter()  # (stream, kind) of every skipped frame
         self.messages: Counter[str] = Counter()
         self.last_event_ms: dict[str, int] = {}
         self.seen = RecentTrades(DEDUP_WINDOW)
@@ -194,24 +196,30 @@ class UpbitWsCollector:
             stream = kind if isinstance(kind, str) and kind in STREAMS else "unexpected"
             self._dispatch(stream, payload, recv_ts)
             self.messages[stream] += 1
-        except (MalformedFrame, ValueError, TypeError, AttributeError) as exc:
-            count_malformed(log, "upbit", self.malformed, stream, exc, data)
+        except Exception as exc:  # no frame may end the read loop (docs/design.md §5)
+            count_malformed(log, "upbit", self.malformed, self.rejected, stream, exc, data)
 
     def _dispatch(self, stream: str, payload: dict[str, Any], recv_ts: datetime) -> None:
         if stream == "trade":
             row = up.trade(payload, recv_ts)
-            if row[1] not in self._locks:
-                raise MalformedFrame(f"trade for unsubscribed market {row[1]}")
+            self._subscribed(stream, row[1])
             self.last_event_ms[stream] = dt_to_ms(row[3])
             self._on_ws_trade(row)
         elif stream == "orderbook":
-            quote = self._snapshot_seq.number(up.orderbook_top(payload, recv_ts))
+            quote = up.orderbook_top(payload, recv_ts)
+            self._subscribed(stream, quote[1])
+            quote = self._snapshot_seq.number(quote)
             self.last_event_ms[stream] = dt_to_ms(quote[3])
             self.sink("quotes", [quote])
         elif stream == "ticker":
-            self.last_event_ms[stream] = integer(field(payload, "timestamp"), "timestamp")
+            self._subscribed(stream, text(field(payload, "code"), "code"))
+            self.last_event_ms[stream] = epoch_ms(field(payload, "timestamp"), "timestamp")
         else:
             raise MalformedFrame(f"unexpected message type {payload.get('type')!r}")
+
+    def _subscribed(self, stream: str, market: str) -> None:
+        if market not in self._locks:
+            raise MalformedFrame(f"{stream} for unsubscribed market {market}", "unsubscribed")
 
     def _on_ws_trade(self, row: Row) -> None:
         market, ts = row[1], row[3]

@@ -14,6 +14,7 @@ from cqt.store.tables import LIQUIDATIONS, MARK_PRICE, METRICS, QUOTES, TRADES
 from tests.collect.samples import sample
 
 RECV = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
+T_MS = 1791269849651  # a plausible wire time: 2026-10-06
 
 
 def as_dict(columns: tuple[str, ...], row: tuple[object, ...]) -> dict[str, object]:
@@ -200,23 +201,23 @@ def test_coinglass_series_use_bucket_end_and_accept_strings_and_numbers() -> Non
     [
         (
             bn.agg_trade,
-            {"e": "aggTrade", "s": "BTCUSDT", "a": 1, "p": "x", "q": "1", "T": 1, "m": True},
+            {"e": "aggTrade", "s": "BTCUSDT", "a": 1, "p": "x", "q": "1", "T": T_MS, "m": True},
             "p: expected a number",
         ),
         (
             bn.agg_trade,
-            {"e": "aggTrade", "s": "BTCUSDT", "a": 1, "p": "1", "q": "0", "T": 1, "m": True},
-            "non-positive",
+            {"e": "aggTrade", "s": "BTCUSDT", "a": 1, "p": "1", "q": "0", "T": T_MS, "m": True},
+            "not positive",
         ),
         (
             bn.agg_trade,
-            {"e": "aggTrade", "s": "BTCUSDT", "p": "1", "q": "1", "T": 1, "m": True},
+            {"e": "aggTrade", "s": "BTCUSDT", "p": "1", "q": "1", "T": T_MS, "m": True},
             "missing field 'a'",
         ),
         (bn.agg_trade, {"e": "trade"}, "expected an aggTrade"),
         (
             bn.book_ticker,
-            {"e": "bookTicker", "u": 1, "T": 1, "s": "X", "b": "1", "B": "1", "a": "1"},
+            {"e": "bookTicker", "u": 1, "T": T_MS, "s": "X", "b": "1", "B": "1", "a": "2"},
             "missing field 'A'",
         ),
         (
@@ -228,13 +229,13 @@ def test_coinglass_series_use_bucket_end_and_accept_strings_and_numbers() -> Non
                 "trade_volume": 1,
                 "ask_bid": "X",
                 "sequential_id": 1,
-                "trade_timestamp": 1,
+                "trade_timestamp": T_MS,
             },
             "ask_bid",
         ),  # fmt: skip
         (
             up.orderbook_top,
-            {"type": "orderbook", "code": "KRW-BTC", "timestamp": 1, "orderbook_units": []},
+            {"type": "orderbook", "code": "KRW-BTC", "timestamp": T_MS, "orderbook_units": []},
             "non-empty",
         ),
     ],
