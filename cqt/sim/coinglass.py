@@ -134,9 +134,12 @@ class CoinglassRest:
                 failure.headers.update(headers)
                 return failure
             try:
-                return json_response(fn(request, plan), headers=headers)
+                body = fn(request, plan)
             except CoinglassError as exc:
                 return json_response(_body(exc.code, exc.msg), headers=headers)
+            if self.plan.active and self.plan.take("malformed", "coinglass", path=request.path):
+                body = self.plan.hostile_series(body)
+            return json_response(body, headers=headers)
 
         return handler
 

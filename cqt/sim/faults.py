@@ -7,7 +7,11 @@ Kinds (what a client observes):
   gap        the next `count` trades of `symbol` are withheld from every stream; REST still returns them
   duplicate  the next `count` data frames are sent twice
   reorder    the next `count` data frames are each swapped with the frame after them
-  malformed  `count` frames of invalid JSON are injected before the next data frames (nothing is lost)
+  malformed  `count` hostile copies of the next data frames are sent right after them (nothing is lost),
+             cycling through HOSTILE_CASES: invalid JSON, microsecond times, times past year 9999,
+             deep nesting, ids >= 2^63, non-finite / negative / zero prices, crossed and zero-padded books,
+             all-market stream names and unsubscribed symbols, `T: 0` and times in year 2052; on Coinglass,
+             the next `count` history answers carry their `time`s in seconds or in year 2052, in turn
   http_error the next `count` REST requests (optionally under `path`) fail with HTTP `status`
   slow       the next `count` REST requests are delayed by `seconds` before being answered
 """
@@ -15,9 +19,14 @@ Kinds (what a client observes):
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from cqt.sim.wire import JSONValue, Num, encode
 
 VENUES = ("upbit", "binance", "coinglass")
 STREAM_KINDS = ("drop", "stall", "gap", "duplicate", "reorder", "malformed")
@@ -104,6 +113,8 @@ class FaultPlan:
         self.active = False  # any counted fault armed; read without the lock on the hot path
         self._timers: set[asyncio.Future[None]] = set()
         self._started = 0.0
+        self._hostile = itertools.count()
+        self._hostile_series = itertools.count()
 
     def attach(self, loop: asyncio.AbstractEventLoop, hook: ConnectionHook) -> None:
         """Bind to the simulator's running loop; scheduled times count from now."""
@@ -187,6 +198,14 @@ class FaultPlan:
                     return fault
         return None
 
+    def hostile(self, payload: str) -> str:
+        """The next hostile copy of `payload` (the cases take turns across the whole run)."""
+        return hostile_frame(payload, next(self._hostile))
+
+    def hostile_series(self, body: str) -> str:
+        """The next hostile copy of a Coinglass history answer (seconds and year 2052 take turns)."""
+        return hostile_series(body, next(self._hostile_series))
+
     # Convenience API for tests and scripts.
     def drop(self, venue: str | None = None, count: int = 0) -> None:
         self.arm(Fault("drop", venue=venue, count=count))
@@ -211,3 +230,163 @@ class FaultPlan:
 
     def slow(self, venue: str | None = None, seconds: float = 1.0, count: int = 1, path: str = "") -> None:
         self.arm(Fault("slow", venue=venue, seconds=seconds, count=count, path=path))
+
+
+# What a venue has really sent or could send that a collector must survive (issue: real-world inputs).
+# Each case either makes the frame unusable (the collector must reject it), or leaves the rows it carries
+# unchanged (microsecond times, all-market stream names: the collector must read them as the original), or
+# is valid as it stands (`T: 0`: a mark price without a next funding time). Copies go out after their
+# originals, so an original's row is the one a natural key keeps.
+HOSTILE_CASES = (
+    "truncated",
+    "microseconds",
+    "year_10000",
+    "deep_nesting",
+    "id_2_63",
+    "impossible_value",
+    "all_market_or_unsubscribed",
+    "optional_zero_or_2052",
+)
+_TIME_KEYS = frozenset(("T", "E", "timestamp", "trade_timestamp", "tms", "ttms"))
+_ID_KEYS = frozenset(("sequential_id", "sid", "u"))  # and `a` of an aggTrade (`a` is the ask of a bookTicker)
+_VALUE_KEYS = frozenset(
+    (
+        "p",
+        "q",
+        "b",
+        "B",
+        "A",
+        "ap",
+        "z",
+        "trade_price",
+        "trade_volume",
+        "tp",
+        "tv",
+        "ask_price",
+        "bid_price",
+        "ask_size",
+        "bid_size",
+        "bp",
+        "as",
+        "bs",
+    )
+)
+_IMPOSSIBLE = ("Infinity", "1e400", "NaN", "-1", "0", "crossed", "zero_padded")
+_YEAR_10000_MS = 253_402_300_800_000
+_26_YEARS_MS = 26 * 365 * 86_400_000
+_UNSUBSCRIBED = "NOTSUBSCRIBED"
+_NESTING = 100_000
+
+
+def hostile_frame(payload: str, n: int) -> str:
+    """Hostile copy number `n` of one data frame (Binance envelope or Upbit message, as JSON text)."""
+    case = HOSTILE_CASES[n % len(HOSTILE_CASES)]
+    if case == "deep_nesting":
+        return "[" * _NESTING + "]" * _NESTING
+    frame = json.loads(payload)
+    before = json.dumps(frame)
+    if case == "microseconds":
+        frame = _rewrite(frame, _TIME_KEYS, lambda v: v * 1000)
+    elif case == "year_10000":
+        frame = _rewrite(frame, _TIME_KEYS, lambda v: v + _YEAR_10000_MS)
+    elif case == "id_2_63":
+        ids = _ID_KEYS | {"a"} if '"aggTrade"' in payload else _ID_KEYS
+        frame = _rewrite(frame, ids, lambda v: v + 2**63)
+    elif case == "impossible_value":
+        frame = _impossible(frame, _IMPOSSIBLE[n // len(HOSTILE_CASES) % len(_IMPOSSIBLE)])
+    elif case == "all_market_or_unsubscribed":
+        frame = _all_market_or_unsubscribed(frame)
+    elif case == "optional_zero_or_2052":
+        data = frame.get("data") if isinstance(frame, dict) else None
+        if isinstance(data, dict) and data.get("e") == "markPriceUpdate":
+            data["T"] = 0  # what a delivery contract sends: no next funding time
+        else:
+            frame = _rewrite(frame, _TIME_KEYS, lambda v: v + _26_YEARS_MS)
+    if case == "truncated" or json.dumps(frame) == before:  # nothing to spoil in this frame: cut it short
+        return payload[: max(1, len(payload) // 2)]
+    return encode(frame)
+
+
+def _rewrite(value: Any, keys: frozenset[str], change: Callable[[Any], Any]) -> Any:
+    """`value` with every integer under one of `keys` (at any depth) replaced by `change(integer)`."""
+    if isinstance(value, dict):
+        return {
+            k: change(v)
+            if k in keys and isinstance(v, int) and not isinstance(v, bool)
+            else _rewrite(v, keys, change)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_rewrite(v, keys, change) for v in value]
+    return value
+
+
+def _impossible(frame: Any, how: str) -> JSONValue:
+    book = _book(frame)
+    if how == "crossed" and book is not None:
+        bid_key, ask_key = ("b", "a") if "b" in book else ("bid_price", "ask_price")
+        target = book if "b" in book else book["orderbook_units"][0]
+        target[bid_key], target[ask_key] = target[ask_key], target[bid_key]
+        return frame  # type: ignore[no-any-return]
+    if how == "zero_padded" and book is not None and "orderbook_units" in book:
+        for unit in book["orderbook_units"]:  # an empty ask side, as Upbit pads it
+            unit["ask_price"] = unit["ask_size"] = 0
+        return frame  # type: ignore[no-any-return]
+    token = "Infinity" if how in ("crossed", "zero_padded") else how
+    keys = _VALUE_KEYS | {"a"} if book is not None and "b" in book else _VALUE_KEYS
+    return _rewrite_values(frame, keys, token)  # type: ignore[no-any-return]
+
+
+def _rewrite_values(value: Any, keys: frozenset[str], token: str) -> Any:
+    """Every number (or decimal string, as Binance sends them) under `keys` replaced by `token`."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k in keys and isinstance(v, str):
+                out[k] = token
+            elif k in keys and isinstance(v, int | float) and not isinstance(v, bool):
+                out[k] = Num(token)
+            else:
+                out[k] = _rewrite_values(v, keys, token)
+        return out
+    if isinstance(value, list):
+        return [_rewrite_values(v, keys, token) for v in value]
+    return value
+
+
+def _book(frame: Any) -> dict[str, Any] | None:
+    """The book object of a bookTicker envelope or an Upbit DEFAULT orderbook message, else None."""
+    if not isinstance(frame, dict):
+        return None
+    data = frame.get("data", frame)
+    if isinstance(data, dict) and (data.get("e") == "bookTicker" or data.get("type") == "orderbook"):
+        return data
+    return None
+
+
+def _all_market_or_unsubscribed(frame: Any) -> Any:
+    """A mark price or liquidation under its all-market stream name (the same rows); anything else for a
+    symbol nobody subscribed to."""
+    if not isinstance(frame, dict):
+        return frame
+    data = frame.get("data")
+    if isinstance(data, dict) and data.get("e") == "markPriceUpdate":
+        return {"stream": "!markPrice@arr@1s", "data": [data]}
+    if isinstance(data, dict) and data.get("e") == "forceOrder":
+        return {"stream": "!forceOrder@arr", "data": data}
+    target = data if isinstance(data, dict) else frame
+    for key in ("s", "code", "cd"):
+        if key in target:
+            target[key] = f"KRW-{_UNSUBSCRIBED}" if key != "s" else _UNSUBSCRIBED
+    return frame
+
+
+def hostile_series(body: str, n: int) -> str:
+    """Hostile copy number `n` of a Coinglass history answer: every bucket `time` in seconds (as some
+    endpoints send it: the same rows) or, in turn, moved to year 2052 (as the docs' own examples)."""
+    doc = json.loads(body)
+    data = doc.get("data") if isinstance(doc, dict) else None
+    for item in data if isinstance(data, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("time"), int):
+            item["time"] = item["time"] // 1000 if n % 2 == 0 else item["time"] + _26_YEARS_MS
+    return encode(doc)

@@ -83,3 +83,29 @@ async def test_no_call_without_a_usable_key_but_a_loud_status(
     ok, http, error = status[0]
     assert not ok and http is None and reason in error
     assert key == "" or key not in error  # the key itself is never recorded
+
+
+async def test_hostile_answers_seconds_are_read_and_2052_is_refused(db: str, tmp_path: Path) -> None:
+    cfg = SimConfig(seed=3, binance_symbols=("BTCUSDT",), upbit_symbols=("KRW-BTC",))
+    with SimServer.in_thread(cfg) as sim:
+        writer = Writer(db, Spool(tmp_path / "spool", 10**7))
+        poller = CoinglassPoller(sim.urls.coinglass_rest, SIM_COINGLASS_KEY, TARGET, writer.put)
+        async with aiohttp.ClientSession() as http:
+            await poller.poll_once(http)
+            await writer.flush()
+            with psycopg.connect(db) as conn:
+                clean = conn.execute(
+                    "SELECT metric, ts, value FROM coinglass_series ORDER BY 1, 2"
+                ).fetchall()
+            # the next 8 answers: `time` in seconds and in year 2052, in turn (cqt.sim.faults.hostile_series)
+            sim.faults.malformed("coinglass", count=8)
+            await poller.poll_once(http)
+            await poller.poll_once(http)
+        await writer.stop()
+    assert (poller.calls_ok, poller.calls_failed) == (8, 4)
+    with psycopg.connect(db) as conn:
+        errors = [r[0] for r in conn.execute("SELECT error FROM coinglass_call_status WHERE NOT ok")]
+        stored = conn.execute("SELECT metric, ts, value FROM coinglass_series ORDER BY 1, 2").fetchall()
+    assert len(errors) == 4 and all("malformed data: time" in e for e in errors), errors
+    # answers in seconds gave the same rows again; none from 2052 was stored
+    assert clean and stored == clean
