@@ -101,7 +101,7 @@ class StreamConn:
             out = [p for p in out[:dups] for _ in (0, 1)] + out[dups:]
         bad = plan.take("malformed", venue, n=len(out))
         if bad:
-            out = [p[: max(1, len(p) // 2)] for p in out[:bad]] + out
+            out = out + [plan.hostile(p) for p in out[:bad]]
         for kind, n in (("reorder", swaps), ("duplicate", dups), ("malformed", bad)):
             if n:
                 self.ledger.faults_applied[kind] += n
