@@ -13,7 +13,13 @@ from cqt.sim.server import SimServer
 
 
 def sim(
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic market (same seed, same market).")] = 7,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Seed of the synthetic market. Runs continue from their start time: the same seed gives"
+            " the same market only for the same start, and ids keep growing from run to run."
+        ),
+    ] = 7,
     rate: Annotated[
         float,
         typer.Option(
@@ -78,7 +84,9 @@ def sim(
     with SimServer.in_thread(cfg) as server:
         for spec in faults:
             server.faults.schedule(spec)
-        typer.echo(f"cqt sim running (seed {seed}, ~{rate:g} msg/s). Base URLs:")
+        typer.echo(
+            f"cqt sim running (seed {seed}, ~{rate:g} msg/s, market opened at {server.start_ms} ms). Base URLs:"
+        )
         for name, url in server.urls.as_env().items():
             typer.echo(f"{name}={url}")
         typer.echo(f"COINGLASS_API_KEY={SIM_COINGLASS_KEY}")

@@ -8,6 +8,14 @@ both slowly varying. Funding settles every 8 h from the simulated premium index.
 
 Determinism: each random quantity has its own generator and is consumed strictly in time order, so the
 output for a seed depends only on the start time, not on how the range is split into `advance` calls.
+
+Runs continue from their start time instead of replaying one market: the generators are seeded with the
+seed and the start time, the opening prices lie on a stateless path of time (`MarketModel.price_level`),
+and every natural key is time-based. Upbit's `sequential_id` is the trade time in ms x 10^4 plus a count
+within the millisecond; the Binance ids (aggregate id `a`, trade ids `f`/`l`, book update id `u`) count on
+from start time x `IDS_PER_MS`. `SimServer` opens each market at or after its wall-clock start, so two runs
+on one database never emit the same key (the second run's rows are never dropped as duplicates of the
+first run's) and the ids stay contiguous within a run.
 """
 
 from __future__ import annotations
@@ -40,9 +48,16 @@ from cqt.sim.tables import (
 _T = TypeVar("_T", bound=Table)
 
 SECOND_MS = 1000
+_DAY_MS = 86_400_000
 METRIC_PERIOD_MS = 300_000
 FUNDING_PERIOD_MS = 8 * 3_600_000
 INTEREST_RATE = 0.0001
+# Binance ids of a run starting at s count on from s x IDS_PER_MS. A run that ended before s emitted only
+# events from its own start s' on, so its ids stay below s x IDS_PER_MS while a counter takes fewer than
+# IDS_PER_MS ids per ms: the fastest, the book update id (up to 40 per quote), takes about 1 200 per ms
+# at 150 000 msg/s on one symbol. Start times up to the year 2262 keep every id below 2^63.
+IDS_PER_MS = 1_000_000
+_ID_LIMIT = 2**63  # the venues' ids are signed 64-bit integers
 
 # Dynamics (per second). Half-lives: volatility ~20 min, bursts ~15 s, kimchi premium ~6 h.
 _PHI_VOL = math.exp(-1 / 1800)
@@ -138,8 +153,8 @@ class MarketModel:
         self.trade_rate = tuple(per_unit * self.specs[a].activity for a in self.binance_asset_idx)
         self.upbit_rate = tuple(0.5 * per_unit * self.specs[a].activity for a in self.upbit_asset_idx)
 
-    def rng(self, name: str) -> np.random.Generator:
-        return np.random.default_rng([self.seed, zlib.crc32(name.encode())])
+    def rng(self, name: str, *salt: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, zlib.crc32(name.encode()), *salt])
 
     def run(self, start_ms: int) -> MarketRun:
         return MarketRun(self, start_ms)
@@ -164,15 +179,17 @@ class MarketModel:
         x = 0.58 + 0.07 * smooth_noise(self.seed, f"ls:{symbol}", t_ms, 4 * 3_600_000)
         return np.clip(x, 0.2, 0.8)
 
-    def history_price(self, asset: str, t_ms: I64, anchor_ms: int, anchor_price: float) -> F64:
-        """USDT price before a run: a smooth path that meets `anchor_price` at `anchor_ms`."""
+    def price_level(self, asset: str, t_ms: I64) -> F64:
+        """USDT price level at any time: where a run starting then opens, and the history before it."""
         spec = asset_spec(asset)
-        day = 86_400_000
-        at = np.array([anchor_ms], dtype=np.int64)
-        n = smooth_noise(self.seed, f"px:{asset}", t_ms, day) - smooth_noise(
-            self.seed, f"px:{asset}", at, day
+        return spec.price_usdt * np.exp(
+            spec.daily_vol * 2.0 * smooth_noise(self.seed, f"px:{asset}", t_ms, _DAY_MS)
         )
-        return anchor_price * np.exp(spec.daily_vol * 2.0 * n)
+
+    def history_price(self, asset: str, t_ms: I64, anchor_ms: int, anchor_price: float) -> F64:
+        """USDT price before a run: the level path scaled to meet `anchor_price` at `anchor_ms`."""
+        at = np.array([anchor_ms], dtype=np.int64)
+        return anchor_price * self.price_level(asset, t_ms) / self.price_level(asset, at)
 
     def funding_history(self, symbol: str, t_ms: I64) -> F64:
         """Settled funding rates before a run started (stateless)."""
@@ -192,10 +209,13 @@ class MarketRun:
     def __init__(self, model: MarketModel, start_ms: int) -> None:
         self.model = model
         self.start_ms = int(start_ms)
+        if not 0 <= self.start_ms < _ID_LIMIT // IDS_PER_MS:
+            raise ValueError(f"start time {self.start_ms} ms is outside the simulator's id range")
         self._sim_end = self.start_ms  # seconds simulated so far end here
         self._released = self.start_ms
         n_assets = len(model.assets)
-        self._logmid = np.log(np.array([s.price_usdt for s in model.specs]))
+        at = np.array([self.start_ms], dtype=np.int64)
+        self._logmid = np.log(np.concatenate([model.price_level(a, at) for a in model.assets]))
         self._vol = np.zeros(n_assets)
         self._burst = np.zeros(n_assets)
         self._prem = np.zeros(n_assets)
@@ -205,22 +225,19 @@ class MarketRun:
         self._cascade_dir = [0.0] * n_assets
         self._rngs: dict[str, np.random.Generator] = {}
         self._last_emit: dict[str, int] = {}
-        base = model.rng("ids")
+        first_id = self.start_ms * IDS_PER_MS
         self._sym_state = [
-            _SymbolState(
-                next_agg_id=int(base.integers(1_000_000_000, 4_000_000_000)),
-                next_trade_id=int(base.integers(5_000_000_000, 9_000_000_000)),
-                next_update_id=int(base.integers(10**12, 10**13)),
-            )
+            _SymbolState(next_agg_id=first_id, next_trade_id=first_id, next_update_id=first_id)
             for _ in model.binance_symbols
         ]
-        self._pending: dict[str, Table] = {}
+        # Not empty before the first simulated second: a run whose start lies ahead releases empty batches.
+        self._pending: dict[str, Table] = {key: kind.empty() for key, kind in _TABLE_TYPES.items()}
         self._norm = _intensity_norm()
 
     def _rng(self, name: str) -> np.random.Generator:
         gen = self._rngs.get(name)
         if gen is None:
-            gen = self._rngs[name] = self.model.rng(name)
+            gen = self._rngs[name] = self.model.rng(name, self.start_ms)
         return gen
 
     def advance(self, until_ms: int) -> MarketBatch:
@@ -230,8 +247,7 @@ class MarketRun:
             seconds = -(-(until_ms - self._sim_end) // SECOND_MS)
             fresh = self._simulate(seconds)
             for key, table in fresh.items():
-                old = self._pending.get(key)
-                self._pending[key] = type(table).concat([old, table]) if old is not None else table
+                self._pending[key] = type(table).concat([self._pending[key], table])
         released: dict[str, Table] = {}
         for key, table in self._pending.items():
             table = table.ordered()
@@ -300,13 +316,20 @@ class MarketRun:
         buy_prob = 0.5 + 0.3 * np.tanh(ret / sigma)
 
         path = _Path(sec_start, log_begin, log_end, sigma)
+        # The run opens with a mark price at its start (the basis state starts at its mean), so a client
+        # has one from the first tick on rather than a second later.
+        mark_t, mark_log, mark_basis = sec_end, log_end, basis
+        if t0 == self.start_ms:
+            mark_t = np.r_[t0, sec_end]
+            mark_log = np.vstack([log_begin[:1], log_end])
+            mark_basis = np.vstack([np.full((1, n_assets), _MEAN_BASIS), basis])
         out: dict[str, list[Table]] = {k: [] for k in _TABLE_KEYS}
         for j, sym in enumerate(m.binance_symbols):
             a = m.binance_asset_idx[j]
             trades = self._binance_trades(j, sym, a, path, intensity[:, a], buy_prob[:, a])
             out["binance_trades"].append(trades)
             out["binance_quotes"].append(self._binance_quotes(j, sym, a, path, intensity[:, a], trades.T))
-            out["marks"].append(self._marks(j, a, sec_end, log_end[:, a], basis[:, a]))
+            out["marks"].append(self._marks(j, a, mark_t, mark_log[:, a], mark_basis[:, a]))
             out["liquidations"].append(self._liquidations(j, sym, a, path, cascade[:, a]))
             out["metrics"].append(self._metrics(j, sym, trades, sec_end, log_end[:, a], basis[:, a]))
         out["fundings"].append(self._fundings(sec_end, log_end, basis))
@@ -419,24 +442,24 @@ class MarketRun:
             ),
         )
 
-    def _marks(self, j: int, a: int, sec_end: I64, log_end: F64, basis: F64) -> MarkPrices:
-        mark = np.exp(log_end)
+    def _marks(self, j: int, a: int, at: I64, log_mark: F64, basis: F64) -> MarkPrices:
+        mark = np.exp(log_mark)
         index = mark / (1 + basis)
         st = self._sym_state[j]
         if math.isnan(st.mark_avg):
             st.mark_avg = float(mark[0])
         avg, last = _ar1(_MARK_AVG_ALPHA * mark, 1 - _MARK_AVG_ALPHA, np.array(st.mark_avg))
         st.mark_avg = float(last)
-        nn = int(sec_end.shape[0])
+        nn = int(at.shape[0])
         return MarkPrices(
             sym=np.full(nn, j, dtype=np.int16),
-            E=sec_end.copy(),
+            E=at.copy(),
             mark=_rnd(mark, 8),
             mark_avg=_rnd(avg, 8),
             index=_rnd(index, 8),
             settle=_rnd(0.5 * (index + avg / (1 + basis)), 8),
             funding_rate=_rnd(funding_from_basis(basis), 8),
-            next_funding=next_funding_time(sec_end),
+            next_funding=next_funding_time(at),
         )
 
     def _fundings(self, sec_end: I64, log_end: F64, basis: F64) -> Fundings:
@@ -526,12 +549,13 @@ class MarketRun:
         is_buy = self._rng(f"ut:{market}:side").random(nn) < buy_prob[sec]
         spec = self.model.specs[a]
         qty = _sizes(self._rng(f"ut:{market}:qty"), nn, 0.5 * spec.mean_qty, 1e-8, 8)
-        # sequential_id = trade_timestamp * 10000 + n, n counting trades of the same millisecond.
+        # sequential_id = trade_timestamp * 10000 + k, k = n x markets + u for the n-th trade of the
+        # millisecond in market u: unique across markets too, as a client keying trades by id alone expects.
         first_of_ms = np.r_[True, T[1:] != T[:-1]] if nn else np.zeros(0, dtype=bool)
         starts = (
             np.maximum.accumulate(np.where(first_of_ms, np.arange(nn), 0)) if nn else np.zeros(0, np.int64)
         )
-        seq = T * 10_000 + (np.arange(nn) - starts)
+        seq = T * 10_000 + (np.arange(nn) - starts) * len(self.model.upbit_symbols) + u
         return UpbitTrades(
             sym=np.full(nn, u, dtype=np.int16),
             E=self._latency(f"ut:{market}", T, 5, 80),

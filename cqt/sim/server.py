@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
@@ -79,6 +80,13 @@ class SimServer:
             raise RuntimeError("the simulator is not running")
         return self._urls
 
+    @property
+    def start_ms(self) -> int:
+        """When this run's market opened: with the seed, rate and symbols, it determines the market."""
+        if self.run is None:
+            raise RuntimeError("the simulator is not running")
+        return self.run.start_ms
+
     async def __aenter__(self) -> SimServer:
         await self.start()
         return self
@@ -90,13 +98,21 @@ class SimServer:
 
     async def start(self) -> None:
         cfg = self.cfg
-        # Start one second in the past so the first tick already carries a mark price per symbol.
-        start_ms = (now_ms() // 1000) * 1000 - 1000
+        # The market opens at the next whole second, never before this call: an earlier run (same database,
+        # same seed) only emitted events timed before now, so none of its times or ids is replayed.
+        start_ms = -(-now_ms() // 1000) * 1000
         self.run = self.model.run(start_ms)
         view = MarketView(self.model, self.ledger, start_ms)
         self.binance_hub = BinanceHub(cfg, self.ledger, self.faults)
         self.upbit_hub = UpbitHub(cfg, self.model, self.ledger, self.faults, start_ms)
+        # Serving begins once the market is open, so the first tick already carries the opening mark prices.
+        await asyncio.sleep(max(start_ms - now_ms(), 0) / 1000)
         self._tick()
+        # Seed, rate, symbols and this start time determine the whole market: enough to regenerate it.
+        opened = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start_ms // 1000))
+        log.info(
+            "simulator market: seed %d, %g msg/s, opened at %d ms (%s)", cfg.seed, cfg.rate, start_ms, opened
+        )
 
         upbit_app = web.Application()
         upbit_ws.add_routes(upbit_app, self.upbit_hub)

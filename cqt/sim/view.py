@@ -31,7 +31,8 @@ class MarketView:
         marks = self.ledger.marks(symbol)
         if len(marks):
             return float(marks.mark[0])
-        return asset_spec(binance_asset(symbol)).price_usdt
+        at = np.array([self.start_ms], dtype=np.int64)
+        return float(self.model.price_level(binance_asset(symbol), at)[0])
 
     def price_at(self, symbol: str, t_ms: I64) -> F64:
         """Binance mark price at each time."""

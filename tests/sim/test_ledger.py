@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
-from cqt.sim import Ledger, MarketModel
+from cqt.sim import Ledger, MarketModel, SimConfig, SimServer
 
 T0 = 1_790_000_000_000
 
@@ -34,3 +36,24 @@ def test_withheld_ids_are_recorded_per_venue_and_symbol() -> None:
     assert ledger.withheld_ids("binance", "BTCUSDT") == [5, 6]
     assert ledger.withheld_ids("upbit", "KRW-BTC") == [17_000_000_000_000_000]
     assert ledger.faults_applied["gap"] == 3
+
+
+def test_consecutive_servers_of_one_seed_record_disjoint_runs() -> None:
+    cfg = SimConfig(seed=7, binance_symbols=("BTCUSDT",), upbit_symbols=("KRW-BTC",))
+    runs = []
+    for _ in range(2):
+        with SimServer.in_thread(cfg) as sim:
+            assert sim.ledger.mark_last("BTCUSDT") is not None  # the first tick carries the opening mark
+            time.sleep(1.5)
+            runs.append(
+                (
+                    sim.ledger.binance_trades("BTCUSDT"),
+                    sim.ledger.upbit_trades("KRW-BTC"),
+                    sim.ledger.marks("BTCUSDT"),
+                )
+            )
+    (b1, u1, m1), (b2, u2, m2) = runs
+    assert len(b1) and len(b2) and len(u1) and len(u2)
+    assert b1.agg_id.max() < b2.agg_id.min() and b1.last_id.max() < b2.first_id.min()
+    assert u1.seq_id.max() < u2.seq_id.min()
+    assert m1.E.max() < m2.E.min() and b1.T.max() < b2.T.min()  # the second run re-times nothing

@@ -8,7 +8,7 @@ from typing import TypeVar
 import numpy as np
 import pytest
 
-from cqt.sim import MarketBatch, MarketModel
+from cqt.sim import MarketBatch, MarketModel, MarketRun
 from cqt.sim.market import FUNDING_PERIOD_MS, METRIC_PERIOD_MS
 from cqt.sim.tables import (
     BinanceQuotes,
@@ -61,6 +61,50 @@ def test_same_seed_same_market_whatever_the_split() -> None:
     assert not np.array_equal(other.price[:100], _concat(whole, "binance_trades", BinanceTrades).price[:100])
 
 
+def test_a_later_run_continues_every_id_of_an_earlier_one() -> None:
+    # the earlier run at the fastest rate the tests use, the later one at the default: one database
+    fast = MarketModel(7, rate=150_000.0, binance_symbols=("BTCUSDT",), upbit_symbols=("KRW-BTC",))
+    slow = MarketModel(7, binance_symbols=("BTCUSDT",), upbit_symbols=("KRW-BTC",))
+    end = T0 + 5_000
+    runs = [list(fast.generate(T0, end)), list(slow.generate(end, end + 5_000))]
+    binance = [_concat(r, "binance_trades", BinanceTrades) for r in runs]
+    quotes = [_concat(r, "binance_quotes", BinanceQuotes) for r in runs]
+    upbit = [_concat(r, "upbit_trades", UpbitTrades) for r in runs]
+    keys = [
+        (binance[0].agg_id, binance[1].agg_id),
+        (binance[0].first_id, binance[1].first_id),
+        (binance[0].last_id, binance[1].last_id),
+        (quotes[0].update_id, quotes[1].update_id),
+        (upbit[0].seq_id, upbit[1].seq_id),
+    ]
+    for earlier, later in keys:
+        assert len(earlier) > 0 and len(later) > 0
+        assert 0 <= earlier.min() and earlier.max() < later.min() and later.max() < 2**63
+    assert np.all(np.diff(binance[1].agg_id) == 1)
+
+
+def test_runs_started_at_different_times_follow_different_price_paths() -> None:
+    model = MarketModel(7)
+    first = _concat(list(model.generate(T0, T0 + 60_000)), "marks", MarkPrices)
+    later = _concat(list(model.generate(T0 + 120_000, T0 + 180_000)), "marks", MarkPrices)
+    again = _concat(list(model.generate(T0 + 120_000, T0 + 180_000)), "marks", MarkPrices)
+    np.testing.assert_array_equal(later.mark, again.mark)  # seed and start time decide the market
+    a, b = first.mark[first.sym == 0], later.mark[later.sym == 0]
+    assert a[0] != b[0]
+    assert not np.allclose(np.diff(np.log(a)), np.diff(np.log(b)))
+    # the run opens with a mark at its start, on the level path the history before it follows
+    assert first.E[0] == T0
+    history = model.history_price("BTC", np.array([T0 + 120_000]), T0, float(a[0]))
+    assert b[0] == pytest.approx(history[0])
+
+
+def test_a_start_outside_the_id_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="id range"):
+        MarketRun(MarketModel(7), -1000)
+    with pytest.raises(ValueError, match="id range"):
+        MarketRun(MarketModel(7), 10**13)
+
+
 def test_batches_cover_the_range_in_emission_order(day: list[MarketBatch]) -> None:
     assert day[0].start_ms == T0 and day[-1].end_ms == T0 + 24 * HOUR
     for batch in day:
@@ -88,9 +132,7 @@ def test_agg_trade_and_fill_ids_are_contiguous_per_symbol(day: list[MarketBatch]
 def test_upbit_sequential_ids(day: list[MarketBatch]) -> None:
     trades = _concat(day, "upbit_trades", UpbitTrades)
     assert np.all(trades.seq_id // 10_000 == trades.T)
-    for u in (0, 1):
-        seq = trades.seq_id[trades.sym == u]
-        assert len(np.unique(seq)) == len(seq)
+    assert len(np.unique(trades.seq_id)) == len(trades)  # unique across markets, too
 
 
 def test_krw_price_is_usdt_price_times_fx_and_premium(day: list[MarketBatch]) -> None:
