@@ -1,7 +1,7 @@
 """One-second bars: batch aggregation and a streaming aggregator over the Rust core.
 
 Bars cover ``[ts - 1 s, ts)`` and are stamped with their end ``ts`` (ms, exchange event time),
-see DESIGN §3. Inputs are numpy arrays that reach Rust without a copy when they already have the
+see docs/design.md §3. Inputs are numpy arrays that reach Rust without a copy when they already have the
 expected dtype (uint32 symbol ids, int64 ms, float64, bool) and are C-contiguous. Outputs are
 dicts of numpy arrays that own the Rust buffers; :func:`to_frame` wraps them in a polars
 DataFrame without copying the numeric columns.

@@ -1,4 +1,4 @@
-"""Leak-safe labels on one-second bars (DESIGN §4) over the Rust core.
+"""Leak-safe labels on one-second bars (docs/design.md §4) over the Rust core.
 
 Exact rules are documented in ``core_rs/src/labels.rs``; in short:
 

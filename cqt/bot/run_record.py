@@ -1,6 +1,6 @@
 """The bot's run in the database: the single-instance locks, the `bot_runs` row and its events.
 
-One PostgreSQL advisory lock per shard `(venue, symbol)` (DESIGN §8) is taken on a dedicated connection
+One advisory lock per shard `(venue, symbol)` (docs/design.md §9) is taken on a dedicated connection
 that lives as long as the run; a second bot for any of the same shards on the same database is refused
 with the holder's pid, host and run id. The same connection writes the heartbeat every `heartbeat_s`.
 If PostgreSQL goes away the locks go with the session: the heartbeat loop reconnects and takes them

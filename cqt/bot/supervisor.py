@@ -2,7 +2,7 @@
 restarted after a jittered, growing backoff, and each crash and restart is reported to `on_event`.
 
 The process stays up whatever one component does; a component that keeps crashing is restarted forever
-(DESIGN §5: reconnects and restarts retry forever), with the backoff capped at `backoff_max_s` and reset
+(docs/design.md §5: reconnects and restarts retry forever), the backoff capped at `backoff_max_s` and reset
 once a run lasted `healthy_after_s`.
 """
 

@@ -13,7 +13,7 @@ Measurements:
 * ``created_before_t0`` (``created_at < ts``) and ``label_before_horizon`` (``label_ts < ts + H``) over
   every prediction in the window: both 0.
 * Polled metrics (``period_s`` set) received in the window must be stamped with their period end
-  (DESIGN §2): ``metric_stamps_off_grid`` = rows whose ``ts`` is not on the period grid (epoch multiples of
+  (docs/design.md §2): ``metric_stamps_off_grid`` = rows whose ``ts`` is off the period grid (multiples of
   ``period_s``; weeks may also start on Monday), e.g. a row stamped with its poll time;
   ``metric_stamps_after_recv`` = rows with ``ts > recv_ts + CHECK_MAX_CLOCK_SKEW_S``: a period that had
   not ended when the value arrived (a partial period stamped as complete). Both 0.

@@ -6,7 +6,7 @@ out the point-in-time rule ``ts <= t0 AND recv_ts <= t0`` and every value is com
 If the predictor read a row that was not usable at ``t0`` (a future bar, a bar received after ``t0``, a
 metric stamped with its poll time), its stored value differs from this one.
 
-Rules, from the features' documentation (DESIGN §2-§4):
+Rules, from the features' documentation (docs/design.md §2-§4):
 
 * bars: Binance ``market_1s`` rows with ``ts`` in ``(t0 - W, t0]`` usable at ``t0``, gap bars kept,
   other rows only with close/high/low; ``close`` etc. from the latest non-gap bar in

@@ -7,7 +7,7 @@ Buffers are pushed to Rust in batches (`push_every_s`), not per frame, so the pe
 off the hot path. Trades are de-duplicated by natural key over a trailing window before they reach the
 aggregator: the writer's ON CONFLICT absorbs a duplicate row, but a bar would count it twice.
 
-Bars are clocked by exchange event time (DESIGN §3): the watermark trails the newest event by
+Bars are clocked by exchange event time (docs/design.md §3): the watermark trails the newest event by
 `grace_ms`; a bar may still be revised by events up to `lateness_ms` behind the watermark (rows are
 re-emitted with a higher `revision`, which the writer's upsert keeps). Anything later is counted in
 `late_dropped` and repaired by `BarRepair` from the stored trades.

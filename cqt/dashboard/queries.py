@@ -1,6 +1,6 @@
 """Every SQL statement of the dashboard, one function per question a page asks.
 
-Windows are anchored at the database's ``now()`` (UTC sessions, DESIGN §2) and given in seconds; long
+Windows are anchored at the database's ``now()`` (UTC sessions, docs/design.md §2) and given in seconds; long
 windows are thinned to buckets of ``bucket_s`` seconds, keeping the last row of each bucket, so a chart
 never receives more than a few hundred points per series.
 """

@@ -1,6 +1,6 @@
 """Labels of the decision times of one chunk from the Rust kernel, and why a row has none.
 
-The kernel labels every Binance bar (DESIGN §4); a decision time takes the label of its own bar. A label
+The kernel labels every Binance bar (docs/design.md §4); a decision time takes its own bar's label. A label
 needs every second of ``[t0, t0 + H]`` as a priced non-gap bar and a finite ``r_t``; otherwise the row is
 dropped, counted under the first reason that applies:
 

@@ -1,4 +1,4 @@
-"""The ALT-5 / ALT-6 acceptance gates (DESIGN §7): profiles, evidence, verdicts, the matrix and the reports.
+"""The ALT-5 / ALT-6 acceptance gates (docs/design.md §7): profiles, evidence, verdicts, matrix and reports.
 
 `features/*.feature` state every gate item in Gherkin; `tests/acceptance/` binds the steps to the
 functions here; `cqt gate` (runner.py) runs that suite under pytest-bdd and writes `reports/`. A gate

@@ -9,7 +9,7 @@ fixed linear score of scaled features::
     p_up = (1 - p_none) * logistic(s),  p_down = (1 - p_none) * (1 - logistic(s))
 
 Expected value, costs counted once. ``r_t`` is a *gross* price-move barrier: its cost floor in the
-dynamic rule (DESIGN §4) only keeps the barrier from being smaller than a round trip; nothing is
+dynamic rule (docs/design.md §4) only keeps the barrier from being smaller than a round trip; nothing is
 deducted there. The round-trip cost is deducted here, once, per trade. A long gains ``+r_t`` on UP,
 loses ``r_t`` on DOWN and is taken as flat on NONE::
 

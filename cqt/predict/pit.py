@@ -1,4 +1,4 @@
-"""The point-in-time rule (DESIGN §2) as one SQL fragment, and the bar window loader built on it.
+"""The point-in-time rule (docs/design.md §2) as one SQL fragment, and the bar window loader built on it.
 
 Every query of this package selects rows through :func:`usable_at`: a row is usable at ``asof`` only
 if ``ts <= asof AND recv_ts <= asof``. A bar revised after ``asof`` carries the revision's later

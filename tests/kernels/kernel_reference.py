@@ -1,6 +1,6 @@
 """Slow, obvious pure-Python references for the Rust bar and label kernels.
 
-Plain loops over lists and dicts, written from DESIGN §3/§4 and the rules documented in
+Plain loops over lists and dicts, written from docs/design.md §3/§4 and the rules documented in
 ``core_rs/src``; no numpy. Sums run in input order, like the kernel, so results compare exactly.
 """
 

@@ -1,5 +1,5 @@
 """Labels: how the last hour of Binance bars would be labelled with a fixed ``r_t`` and with the dynamic
-``r_t`` of DESIGN §4, from the same Rust kernel the export and the settler use (cached for a minute)."""
+``r_t`` of docs/design.md §4, from the Rust kernel the export and the settler use (cached for a minute)."""
 
 from __future__ import annotations
 
