@@ -9,7 +9,6 @@ progress goes to stderr once per symbol and UTC day, the summary to stdout.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -18,6 +17,7 @@ import typer
 from cqt.bars_rebuild import Rebuilt, rebuild
 from cqt.cli.common import SourceOption, fail, settings_or_exit, utc_option
 from cqt.cli.db import open_db
+from cqt.cli.progress import Progress
 
 app = typer.Typer(
     help="One-second bars: rebuild them from the stored trades and quotes.", no_args_is_help=True
@@ -49,11 +49,6 @@ def day_slices(first: datetime, last: datetime) -> list[tuple[datetime, datetime
     return out
 
 
-def _duration(seconds: float) -> str:
-    s = round(seconds)
-    return f"{s // 3600}h{s // 60 % 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
-
-
 @app.command("rebuild")
 def rebuild_cmd(
     start: Annotated[
@@ -74,7 +69,7 @@ def rebuild_cmd(
         fail(f"--exchange: expected binance, upbit or all, got {exchange!r}")
     venues = EXCHANGES if exchange == "all" else (exchange,)
     settings = settings_or_exit(source)
-    with open_db(settings) as conn:
+    with open_db(settings, source) as conn:
         targets = [
             (str(x), str(s))
             for x, s in conn.execute(
@@ -90,11 +85,11 @@ def rebuild_cmd(
             )
         days = day_slices(first, last)
         span_s = (last - first).total_seconds() + 1
-        total, done_s, started = Rebuilt(), 0.0, time.monotonic()
+        total, progress = Rebuilt(), Progress(len(targets) * span_s)
         conflicts: list[str] = []
         for x, s in targets:
             for day_first, day_last in days:
-                day, day_started = Rebuilt(), time.monotonic()
+                day = Rebuilt()
                 chunk_start = day_first
                 while chunk_start <= day_last:
                     chunk_end = min(chunk_start + CHUNK - SECOND, day_last)
@@ -102,14 +97,12 @@ def rebuild_cmd(
                     chunk_start = chunk_end + SECOND
                 total.add(day)
                 conflicts += [f"{x} {s} {ts:%Y-%m-%d %H:%M:%S}" for ts in day.fewer_trades]
-                done_s += (day_last - day_first).total_seconds() + 1
-                elapsed = time.monotonic() - started
-                eta = elapsed * (len(targets) * span_s - done_s) / done_s
-                rate = day.written / max(time.monotonic() - day_started, 1e-3)
-                typer.echo(
-                    f"{x} {s} {day_first:%Y-%m-%d %H:%M:%S} .. {day_last:%H:%M:%S}: {day.written} bars from"
-                    f" {day.inputs} trades and quotes, {rate:.0f} bars/s, ETA {_duration(eta)}",
-                    err=True,
+                progress.step(
+                    (day_last - day_first).total_seconds() + 1,
+                    f"{x} {s} {day_first:%Y-%m-%d %H:%M:%S} .. {day_last:%H:%M:%S} ({day.inputs} trades and"
+                    " quotes)",
+                    day.written,
+                    "bars",
                 )
         if conflicts:
             shown = ", ".join(conflicts[:SHOWN_CONFLICTS]) + (

@@ -37,11 +37,14 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
 from cqt.collect.rows import dt_to_ms, ms_to_dt
+from cqt.export.columns import dictionary
 from cqt.export.labelling import LabelBars, kind_of, label_at, log_returns, threshold_of
 from cqt.export.pg_read import Rows, read_rows
 from cqt.export.pit_join import gather, latest_usable
+from cqt.export.provenance import range_runs
 from cqt.export.spec import (
     PRED_COLUMNS,
+    ExportError,
     ExportParams,
     Source,
     bar_sources,
@@ -60,10 +63,6 @@ MS = pa.timestamp("ms", tz="UTC")
 US = pa.timestamp("us", tz="UTC")
 COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 1
-
-
-class ExportError(Exception):
-    """The export cannot run (bad parameters, empty range, unwritable output): exit code 2."""
 
 
 @dataclass(frozen=True)
@@ -356,18 +355,23 @@ def export_dataset(
     *,
     partition_by_day: bool = False,
     chunk_s: int = DAY_S,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
     second_conn: psycopg.Connection[Any] | None = None,
+    source: str = "live",
 ) -> ExportResult:
-    """Export ``params`` to ``output`` (a file, or a directory with ``partition_by_day``).
+    """Export ``params`` of ``source``'s database to ``output`` (a file, or a directory with
+    ``partition_by_day``); ExportError when that database holds runs of another source in the range.
 
-    ``second_conn`` (another connection to the same database) reads the Upbit bars, mark prices, metrics
+    ``progress(lo_ms, hi_ms, rows)`` is called after each chunk is written. ``second_conn`` (another
+    connection to the same database) reads the Upbit bars, mark prices, metrics
     and predictions while ``conn`` reads the Binance bars: reading is PostgreSQL formatting rows, one
     backend process per connection, so two connections use two server cores.
     """
     started = time.perf_counter()
     check_writable(output / "x" if partition_by_day else output)
     plan = plan_export(conn, params)
+    runs = range_runs(conn, source, params.start, params.end)
+    columns = dictionary(plan.schema.names)
     if partition_by_day and DAY_S % chunk_s:
         raise ExportError(f"chunk of {chunk_s} s does not divide a day")
     created_at = iso(datetime.now(UTC))
@@ -377,7 +381,9 @@ def export_dataset(
 
     def finish(f: _File) -> None:
         extra = {"partition": f.path.parent.name.removeprefix("date=")} if partition_by_day else {}
-        f.close(metadata(params, plan.sources, f.stats, created_at, **extra))
+        f.close(
+            metadata(params, plan.sources, f.stats, created_at, columns=columns, **runs.as_json(), **extra)
+        )
 
     conns = [conn] if second_conn is None else [conn, second_conn]
     for data in _prefetched(conns, plan, chunk_bounds(params.start, params.end, chunk_s)):
@@ -398,7 +404,7 @@ def export_dataset(
         current.stats.merge(stats)
         total.merge(stats)
         if progress is not None:
-            progress(1)
+            progress(data.lo_ms, data.hi_ms, table.num_rows)
     assert current is not None  # plan_export guarantees a non-empty range
     finish(current)
     paths = [f.path for f in files]

@@ -51,6 +51,10 @@ PRED_COLUMNS = ("pred_p_up", "pred_p_down", "pred_p_none", "pred_r_t", "pred_cre
 LABEL_COLUMNS = ("y", "fwd_return", "r_t", "label_ts", "touch_ts", "ambiguous", "horizon_s")
 
 
+class ExportError(Exception):
+    """The export cannot run (bad parameters, empty range, mixed sources, unwritable output): exit code 2."""
+
+
 @dataclass(frozen=True)
 class ExportParams:
     """Parameters of one export; ``start <= t0 < end`` (UTC), ``r_policy`` is ``fixed:<r>`` or ``dynamic``."""

@@ -94,11 +94,11 @@ def _merge(total: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
 
 
 def export(
-    root: Path, output: Path, horizon_s: int, last: str, env: dict[str, str] | None = None
+    root: Path, output: Path, horizon_s: int, last: str, source: str, env: dict[str, str] | None = None
 ) -> Completed:
-    """Run the export command the ALT reports name."""
+    """Run the export command the ALT reports name, on the database of the judged bot's `source`."""
     return run(
-        EXPORT.argv("--output", str(output), "--horizon", str(horizon_s), "--last", last),
+        EXPORT.argv("--output", str(output), "--horizon", str(horizon_s), "--last", last, "--source", source),
         root,
         EXPORT_TIMEOUT_S,
         env,

@@ -92,7 +92,7 @@ class GateSession:
             (self.root / output).parent.mkdir(parents=True, exist_ok=True)
             started = time.time()
             missing = EXPORT.missing(self.root)
-            done = missing or exports.export(self.root, output, HORIZON_S, last)
+            done = missing or exports.export(self.root, output, HORIZON_S, last, self.profile.bot_source)
             return exports.judge_export(self.root, done, output, started)
 
         return self._once(f"export:{name}", make)

@@ -51,7 +51,7 @@ def _export(runs: Runs | tuple[str, datetime, datetime], out: Path) -> Path:
         "BTCUSDT", HORIZON_S, "triple", "fixed:0.0002", 1, first, last + SECOND, "baseline-v1"
     )
     with psycopg.connect(db) as conn:
-        export_dataset(conn, params, out)
+        export_dataset(conn, params, out, source="sim")
     return out
 
 

@@ -12,6 +12,7 @@ import psycopg
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from cqt.collect.rows import dt_to_ms
+from cqt.export.columns import known
 from tests.conftest import REPO_ROOT
 from tests.export.conftest import SIM_HORIZON
 from tests.export.labels_ref import reference_by_ts, same, stored_bars
@@ -27,7 +28,7 @@ def test_export_of_a_simulator_run(sim_db: str, tmp_path: Path) -> None:
     out = tmp_path / "datasets" / "btc_1h.parquet"
     done = subprocess.run(
         [sys.executable, SCRIPT, "--output", str(out), "--horizon", str(SIM_HORIZON), "--last", "1h",
-         "--every", "1s", "--r-policy", f"fixed:{R}"],
+         "--every", "1s", "--r-policy", f"fixed:{R}", "--source", "sim"],
         cwd=tmp_path, env=bot_environ(tmp_path, sim_db), text=True, capture_output=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -45,6 +46,10 @@ def test_export_of_a_simulator_run(sim_db: str, tmp_path: Path) -> None:
     }  # fmt: skip
     columns = [f["column"] for f in meta["features"]]
     assert any(c.startswith("bm_") for c in columns) and any(c.startswith("cg_") for c in columns)
+    # every column the collectors' data gives has its own dictionary entry, not the unknown-metric one
+    assert sorted(meta["columns"]) == sorted(table.column_names)
+    assert [c for c in table.column_names if not known(c)] == []
+    assert meta["source"] == "sim" and len(meta["bot_runs"]) == 1
     assert meta["quality"]["null_share"]["bn_close"] < 0.1 and meta["quality"]["null_share"]["ub_close"] < 0.1
 
     # the leak check's rule, re-run per row in SQL, on every row and feature

@@ -29,7 +29,7 @@ def test_an_empty_export_of_an_empty_database_fails_the_export_gate(
     monkeypatch.setenv("DB_URL", db)
     output = tmp_path / "btc_1h.parquet"
     started = time.time()
-    ran = exports.export(ROOT, output, 120, "1h")
+    ran = exports.export(ROOT, output, 120, "1h", "live")
     with pytest.raises(GateFailure) as failed:
         exports.judge_export(ROOT, ran, output, started)
     assert GUIDES["export"] in str(failed.value), (ran.outcome(), ran.tail())
