@@ -37,8 +37,11 @@ def _kill_spec(spec: str | None) -> tuple[str, float] | None:
 
 def bot(
     source: Annotated[
-        str, typer.Option(help="live: the real venues; sim: start the local simulator in-process and store into the"
-            " simulator's own database (SIM_DB_URL, else the embedded server under SIM_PG_DATA_DIR).")
+        str,
+        typer.Option(
+            help="live: the real venues; sim: start the local simulator in-process and store into the"
+            " simulator's own database (SIM_DB_URL, else the embedded server under SIM_PG_DATA_DIR)."
+        ),
     ] = "live",
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: run until signalled).", min=1)
