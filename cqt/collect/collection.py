@@ -1,7 +1,7 @@
 """Everything that collects, wired together: venues -> (bars, gap ledger) -> storage writer.
 
     collection = Collection(settings, conninfo, spool_dir)
-    await collection.start()                       # writer, shared HTTP session, collectors
+    await collection.start()                       # shared HTTP session, writer and collectors
     tasks = {c.name: asyncio.create_task(c.run()) for c in collection.components}
     ...
     await collection.shutdown(tasks)               # intake, gap fills, bars, repairs, writer
@@ -96,6 +96,7 @@ class Collection:
         self.sink = self.bars.tee(self.writer.put)
         self.ledger = GapLedger(self.sink)
         self.repair = BarRepair(self.conninfo, self.bars, self.writer)
+        self._writer = Component("writer", self.writer.run, self.writer.request_stop, intake=False)
         self.ledger.on_close(self.repair.schedule)
         self.components: list[Component] = []
         self.upbit: UpbitWsCollector | None = None
@@ -106,13 +107,14 @@ class Collection:
         self._http: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        """Start the writer and build the collectors of the enabled venues."""
+        """Build the writer's component and the collectors of the enabled venues."""
         s, t = self.settings, self.tuning
-        await self.writer.start()
         self._http = aiohttp.ClientSession()
         rest = BinanceRest(self._http, s.binance_rest_url)
         self.gap_filler = BinanceGapFiller(rest, self.sink, self.ledger)
         comps = self.components
+        # Supervised like the collectors: a crash is recorded and the flusher restarted with its backlog.
+        comps.append(self._writer)
         if "upbit" in t.venues:
             self.upbit = UpbitWsCollector(
                 s.upbit_ws_url, s.upbit_rest_url, list(s.upbit_markets), self.sink, self.ledger,
@@ -153,12 +155,16 @@ class Collection:
         await self._stop_and_wait(tasks, intake=False)
         self.bars.flush()
         await self.repair.work(all_pending=True)
+        # The writer goes last: everything above still writes through it.
+        self._writer.request_stop()
+        if self._writer.name in tasks:
+            await asyncio.gather(tasks[self._writer.name], return_exceptions=True)
         await self.writer.stop()
         if self._http is not None:
             await self._http.close()
 
     async def _stop_and_wait(self, tasks: dict[str, asyncio.Task[None]], *, intake: bool) -> None:
-        chosen = [c for c in self.components if c.intake is intake]
+        chosen = [c for c in self.components if c.intake is intake and c is not self._writer]
         for comp in chosen:
             comp.request_stop()
         await asyncio.gather(*(tasks[c.name] for c in chosen if c.name in tasks), return_exceptions=True)

@@ -1,7 +1,8 @@
 """The storage writer: batched binary COPY into staging tables, then idempotent INSERTs.
 
-Collectors call `put()` (non-blocking); a background task flushes when a batch reaches `max_batch_rows`
-or `max_latency_s` after the first buffered row, whichever comes first, so write latency is bounded.
+Collectors call `put()` (non-blocking); the flusher (`run()`, supervised by the bot like a collector, or
+in a task of its own after `start()`) flushes when a batch reaches `max_batch_rows` or `max_latency_s`
+after the first buffered row, whichever comes first, so write latency is bounded.
 Each flush is one transaction: for every table, `COPY stage FROM STDIN (FORMAT BINARY)` then
 `INSERT ... SELECT ... ON CONFLICT (natural key) DO NOTHING` (bars: keep the highest revision).
 
@@ -204,7 +205,10 @@ class Writer:
         self._backoff = 0.1
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._running = False  # run() is flushing (in start()'s task or under a supervisor)
         self._stopping = False
+        # One drain at a time: a run() restarted after a crash must not overlap an inline flush().
+        self._drain_lock = asyncio.Lock()
         self._flushed = asyncio.Condition()
         # Drains the background task has started / finished: flush() waits for one that starts after it.
         self._drains_started = 0
@@ -231,18 +235,19 @@ class Writer:
 
     # ---- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
-        """Start the background flusher (replays any spool left by an earlier run first)."""
+        """Run the flusher in a task of its own (replays any spool left by an earlier run first); the bot
+        runs `run()` under its supervisor instead."""
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="store-writer")
+            self._task = asyncio.create_task(self.run(), name="store-writer")
 
     async def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> None:
         """Write everything buffered now and wait until it is committed, spooled or kept aside.
 
         Raises `FlushTimeout` (rows per table still queued, spool depth, whether PostgreSQL is
         connected) when that takes longer than `timeout_s`; the rows stay queued and the writer goes on.
-        Without a running background task the caller drains inline, with no deadline.
+        Without a running flusher the caller drains inline, with no deadline.
         """
-        if self._task is None or self._task.done():
+        if not self._running:
             await self._drain()
             return
         wanted = self._drains_started + 1  # a drain already running may have taken the buffer before now
@@ -265,21 +270,36 @@ class Writer:
             f" memory (per table: {queued}) and {self.spool.depth} spooled batch(es); PostgreSQL {db}"
         )
 
-    async def stop(self) -> None:
-        """Flush, replay what can be replayed, close the connection."""
+    def request_stop(self) -> None:
+        """Ask `run()` to return once everything put so far is written, spooled or kept aside."""
         self._stopping = True
         self._wake.set()
+
+    async def stop(self) -> None:
+        """Flush, replay what can be replayed, close the connection (after a supervised `run()` returned,
+        or instead of it)."""
+        self.request_stop()
         if self._task is not None:
             await self._task
             self._task = None
-        else:  # never started: still write what was put
+        else:  # not started, or its supervised run() has returned: still write what was put
             await self._drain()
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
 
     # ---- the flusher ---------------------------------------------------------------------------
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """Flush until `request_stop()`. The queued rows live in the writer, not in this coroutine: a run
+        cancelled mid-batch keeps that batch queued (it is removed only once committed or spooled), so a
+        restarted run goes on with the whole backlog."""
+        self._running = True
+        try:
+            await self._flush_loop()
+        finally:
+            self._running = False
+
+    async def _flush_loop(self) -> None:
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.max_latency_s)
@@ -300,6 +320,10 @@ class Writer:
                 return
 
     async def _drain(self) -> None:
+        async with self._drain_lock:
+            await self._drain_once()
+
+    async def _drain_once(self) -> None:
         batch = self._take_buffer()
         if batch:
             self._held.append(batch)
