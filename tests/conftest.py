@@ -6,6 +6,7 @@ pgserver in a temporary directory, stopped at the end of the session.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -37,9 +38,9 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         embedded.stop(data_dir)
 
 
-@pytest.fixture
-def fresh_db(pg_server: str) -> Iterator[str]:
-    """Conninfo of a new, empty database, dropped after the test."""
+@contextlib.contextmanager
+def new_database(pg_server: str) -> Iterator[str]:
+    """Conninfo of a new, empty database on `pg_server`, dropped on exit."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_server, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')  # name is generated above, not user input
@@ -48,6 +49,23 @@ def fresh_db(pg_server: str) -> Iterator[str]:
     finally:
         with psycopg.connect(pg_server, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def migrated_database(pg_server: str) -> Iterator[str]:
+    """A new database with the schema applied (for fixtures wider than one test), dropped on exit; the
+    conninfo pins TimeZone=UTC and a short connect timeout."""
+    with new_database(pg_server) as conninfo:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            migrate(conn)
+        yield with_utc(conninfo, 5)
+
+
+@pytest.fixture
+def fresh_db(pg_server: str) -> Iterator[str]:
+    """Conninfo of a new, empty database, dropped after the test."""
+    with new_database(pg_server) as conninfo:
+        yield conninfo
 
 
 @pytest.fixture

@@ -9,12 +9,10 @@ the first run kept in place of the second run's (`ON CONFLICT DO NOTHING`) is ca
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,12 +23,10 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
-from cqt.db.connect import with_utc
-from cqt.db.migrate import migrate
 from cqt.sim import MarketModel
 from cqt.sim.tables import BinanceTrades, UpbitTrades
+from tests.conftest import migrated_database
 from tests.settings_env import bot_environ, clean_environ
 
 SEED = 5  # not the simulator's default: the market is only regenerated if the runs took --sim-seed
@@ -47,22 +43,6 @@ class SimRuns:
     starts: tuple[int, int]  # when each run's market opened (ms)
     ends: tuple[int, int]  # when each bot process had exited (ms)
     tmp: Path
-
-
-@contextlib.contextmanager
-def _database(pg_server: str) -> Iterator[str]:
-    """A new migrated database (as the `db` fixture makes one), dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')  # name is generated above, not user input
-    try:
-        url = make_conninfo(pg_server, dbname=name)
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrate(conn)
-        yield with_utc(url, 5)
-    finally:
-        with psycopg.connect(pg_server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _now_ms() -> int:
@@ -103,7 +83,7 @@ def _sim_run(tmp: Path, live_db: str, sim_db: str) -> tuple[int, int]:
 @pytest.fixture(scope="module")
 def runs(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimRuns]:
     tmp = tmp_path_factory.mktemp("sim_runs")
-    with _database(pg_server) as live_db, _database(pg_server) as sim_db:
+    with migrated_database(pg_server) as live_db, migrated_database(pg_server) as sim_db:
         first = _sim_run(tmp / "run1", live_db, sim_db)
         second = _sim_run(tmp / "run2", live_db, sim_db)
         yield SimRuns(live_db, sim_db, (first[0], second[0]), (first[1], second[1]), tmp)

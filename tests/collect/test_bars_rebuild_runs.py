@@ -21,7 +21,7 @@ import pytest
 from cqt.collect.rows import dt_to_ms
 from cqt.export.dataset import export_dataset
 from cqt.export.spec import BAR_MAX_AGE_S, ExportParams
-from tests.export.conftest import _module_db
+from tests.conftest import migrated_database
 from tests.export.recompute import contract
 from tests.foundation.cli_runner import run_cqt
 from tests.settings_env import bot_environ
@@ -57,7 +57,7 @@ def _export(runs: Runs | tuple[str, datetime, datetime], out: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def runs(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
-    for db in _module_db(pg_server):
+    with migrated_database(pg_server) as db:
         tmp = tmp_path_factory.mktemp("runs")
         for i in range(2):
             if i:
