@@ -1,10 +1,11 @@
 """The bot process: collectors, bars, predictor and settler under one supervisor, one run row.
 
-Start: settings -> (sim) -> database (embedded unless DB_URL) and migrations -> metrics port -> shard
-locks and the `bot_runs` row -> writer and collectors. Stop causes: `duration` (the `--duration`
-elapsed), `signal` (SIGINT/SIGTERM), `lost` (the shard locks were lost after a database outage),
-`crash` (an error outside the supervised tasks, recorded with the exception). Shutdown stops intake
-first, then flushes gap fills, bars, repairs, the writer and the spool, then closes the run row.
+Start: settings -> (sim) -> symbols listed by the venues -> database (embedded unless DB_URL) and
+migrations -> metrics port -> shard locks and the `bot_runs` row -> writer and collectors. Stop causes:
+`duration` (the `--duration` elapsed), `signal` (SIGINT/SIGTERM), `lost` (the shard locks were lost
+after a database outage), `crash` (an error outside the supervised tasks, recorded with the exception).
+Shutdown stops intake first, then flushes gap fills, bars, repairs, the writer and the spool, then
+closes the run row.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 import traceback
@@ -29,10 +31,12 @@ from cqt.bot.predict_loop import PredictionLoop
 from cqt.bot.run_record import AlreadyRunning, RunLost, RunRecord, shard_keys
 from cqt.bot.status_log import StatusLog
 from cqt.bot.supervisor import Supervisor
+from cqt.collect import venue_symbols
 from cqt.collect.collection import Collection, Component, Tuning
 from cqt.config import Settings
 from cqt.db.connect import DbTarget, resolve
 from cqt.db.migrate import migrate
+from cqt.flock import try_lock
 from cqt.labels import DynamicThreshold
 from cqt.predict.features import collected_upbit_market, upbit_market_for
 from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
@@ -107,11 +111,22 @@ def source_settings(settings: Settings, opts: BotOptions) -> Iterator[Settings]:
         yield settings.model_copy(update={**urls, "coinglass_api_key": SecretStr(SIM_COINGLASS_KEY)})
 
 
+# The flock on LOG_DIR/bot.log.lock that makes this process the one writing bot.log; held until exit.
+_log_locks: list[int] = []
+
+
 def setup_file_log(log_dir: Path) -> Path:
-    """Add the rotating `bot.log` next to the stderr log; StartError if LOG_DIR cannot hold it."""
-    path = log_dir / "bot.log"
+    """Add the rotating log next to the stderr log: `bot.log`, or `bot-<pid>.log` while another bot writes
+    `bot.log` in the same LOG_DIR (two rotating handlers on one file race at rotation); StartError if
+    LOG_DIR cannot hold it."""
+    path = shared = log_dir / "bot.log"
     try:
         log_dir.mkdir(parents=True, exist_ok=True)
+        lock = try_lock(log_dir / "bot.log.lock")
+        if lock is None:
+            path = log_dir / f"bot-{os.getpid()}.log"
+        else:
+            _log_locks.append(lock)
         handler = RotatingFileHandler(path, maxBytes=10 * 1024**2, backupCount=5, encoding="utf-8")
     except OSError as exc:
         raise StartError(
@@ -119,6 +134,8 @@ def setup_file_log(log_dir: Path) -> Path:
         ) from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(handler)
+    if path != shared:
+        log.warning("%s is written by another bot in this directory; this bot logs to %s", shared, path)
     return path
 
 
@@ -135,6 +152,17 @@ def prepare_database(settings: Settings, source: str = "live") -> DbTarget:
             f"database not reachable ({cause}); check {setting} or run `cqt db check{flag}`"
         ) from None
     return target
+
+
+def check_symbols(settings: Settings) -> None:
+    """StartError for a symbol its venue does not list (before the database and the run row); a venue
+    that cannot be asked is a warning only: the collectors retry."""
+    try:
+        warnings = venue_symbols.check(settings)
+    except venue_symbols.UnknownSymbols as exc:
+        raise StartError(str(exc)) from None
+    for warning in warnings:
+        log.warning("%s", warning)
 
 
 class Bot:
@@ -154,6 +182,7 @@ class Bot:
             raise StartError(
                 f"cannot use {settings.spool_dir} ({exc.strerror or exc}); set SPOOL_DIR to a writable directory"
             ) from None
+        self.collection.writer.on_event = lambda kind, detail: self.record.event("writer", kind, detail)
         self.supervisor = Supervisor(self.record.event)
         self.probe = PredictionProbe()
         self.stop_cause = "crash"

@@ -14,6 +14,7 @@ from cqt.bot.daemon import (
     Bot,
     BotOptions,
     StartError,
+    check_symbols,
     effective_settings,
     prepare_database,
     setup_file_log,
@@ -33,6 +34,16 @@ def _kill_spec(spec: str | None) -> tuple[str, float] | None:
         return name, float(seconds)
     except ValueError:
         fail(f"--kill-task expects COMPONENT@SECONDS, e.g. binance-ws@20, got {spec!r}")
+
+
+def _symbols(option: str | None) -> tuple[str, ...]:
+    """`--symbols` split on commas; given but naming no symbol (`,`) is an error, not the default."""
+    if option is None:
+        return ()
+    symbols = tuple(s.strip() for s in option.split(",") if s.strip())
+    if not symbols:
+        fail(f"--symbols: no symbol in {option!r}; give Binance symbols like BTCUSDT,ETHUSDT")
+    return symbols
 
 
 def bot(
@@ -71,7 +82,7 @@ def bot(
     opts = BotOptions(
         source=source,
         duration_s=duration,
-        symbols=tuple(s.strip() for s in symbols.split(",") if s.strip()) if symbols else (),
+        symbols=_symbols(symbols),
         kill_task=_kill_spec(kill_task),
         sim_rate=sim_rate,
         sim_seed=sim_seed,
@@ -84,6 +95,7 @@ def bot(
     try:
         log_path = setup_file_log(settings.log_dir)
         with source_settings(settings, opts) as run_settings:
+            check_symbols(run_settings)
             target = prepare_database(run_settings, source)
             log.info("database: %s; log file: %s", target.display, log_path)
             run = Bot(run_settings, opts, target.conninfo)

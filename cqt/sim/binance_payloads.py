@@ -90,3 +90,47 @@ def force_order(symbol: str, spec: AssetSpec, t: Liquidations, i: int, event_ms:
 
 def envelope(stream: str, payload: str) -> str:
     return f'{{"stream":"{stream}","data":{payload}}}'
+
+
+_ORDER_TYPES = (
+    '["LIMIT","MARKET","STOP","STOP_MARKET","TAKE_PROFIT","TAKE_PROFIT_MARKET","TRAILING_STOP_MARKET"]'
+)
+
+
+def exchange_symbol(symbol: str, asset: str, spec: AssetSpec) -> str:
+    """One `symbols` entry of `GET /fapi/v1/exchangeInfo`: a TRADING perpetual with its filters."""
+    pd, qd = spec.price_decimals, spec.qty_decimals
+    tick, step = fixed(spec.tick, pd), fixed(spec.qty_step, qd)
+    min_price = fixed(spec.price_usdt * 0.0065, pd)
+    max_price = fixed(spec.price_usdt * 53.0, 0)
+    max_qty = fixed(spec.mean_qty * 80_000, 0)
+    return (
+        f'{{"symbol":"{symbol}","pair":"{symbol}","contractType":"PERPETUAL","deliveryDate":4133404800000,'
+        f'"onboardDate":1569398400000,"status":"TRADING","maintMarginPercent":"2.5000",'
+        f'"requiredMarginPercent":"5.0000","baseAsset":"{asset}","quoteAsset":"USDT","marginAsset":"USDT",'
+        f'"pricePrecision":{pd},"quantityPrecision":{qd},"baseAssetPrecision":8,"quotePrecision":8,'
+        f'"underlyingType":"COIN","underlyingSubType":[],"settlePlan":0,"triggerProtect":"0.0500",'
+        f'"liquidationFee":"0.012500","marketTakeBound":"0.05",'
+        f'"filters":[{{"minPrice":"{min_price}","maxPrice":"{max_price}","filterType":"PRICE_FILTER",'
+        f'"tickSize":"{tick}"}},{{"stepSize":"{step}","filterType":"LOT_SIZE","maxQty":"{max_qty}",'
+        f'"minQty":"{step}"}},{{"stepSize":"{step}","filterType":"MARKET_LOT_SIZE","maxQty":"{max_qty}",'
+        f'"minQty":"{step}"}},{{"limit":200,"filterType":"MAX_NUM_ORDERS"}},'
+        f'{{"limit":10,"filterType":"MAX_NUM_ALGO_ORDERS"}},{{"notional":"5","filterType":"MIN_NOTIONAL"}},'
+        f'{{"multiplierDown":"0.9500","multiplierUp":"1.0500","multiplierDecimal":"4",'
+        f'"filterType":"PERCENT_PRICE"}}],"orderTypes":{_ORDER_TYPES},"timeInForce":["GTC","IOC","FOK","GTX"]}}'
+    )
+
+
+def exchange_info(server_time: int, weight_limit: int, symbols: list[str]) -> str:
+    """`GET /fapi/v1/exchangeInfo`: the venue's rules and every listed symbol (`symbols`: their entries)."""
+    return (
+        f'{{"timezone":"UTC","serverTime":{server_time},"futuresType":"U_MARGINED",'
+        f'"rateLimits":[{{"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":{weight_limit}}},'
+        '{"rateLimitType":"ORDERS","interval":"MINUTE","intervalNum":1,"limit":1200},'
+        '{"rateLimitType":"ORDERS","interval":"SECOND","intervalNum":10,"limit":300}],"exchangeFilters":[],'
+        '"assets":[{"asset":"USDT","marginAvailable":true,"autoAssetExchange":"-10000"},'
+        '{"asset":"BTC","marginAvailable":true,"autoAssetExchange":"-0.00100000"},'
+        '{"asset":"BNB","marginAvailable":true,"autoAssetExchange":"-10"},'
+        '{"asset":"ETH","marginAvailable":true,"autoAssetExchange":"-5"}],'
+        f'"symbols":[{",".join(symbols)}]}}'
+    )

@@ -66,6 +66,7 @@ class BinanceRest:
 
     def routes(self) -> list[tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]]]:
         table: list[tuple[str, int, Handler]] = [
+            ("/fapi/v1/exchangeInfo", 1, self.exchange_info),
             ("/fapi/v1/aggTrades", 20, self.agg_trades),
             ("/fapi/v1/premiumIndex", 1, self.premium_index),
             ("/fapi/v1/fundingRate", 1, self.funding_rate),
@@ -159,6 +160,13 @@ class BinanceRest:
         return limit
 
     # ---- endpoints ---------------------------------------------------------------------------------
+    def exchange_info(self, request: web.Request) -> str:
+        # The simulated venue lists what it simulates: any other symbol gets -1121 from every endpoint.
+        entries = [
+            bp.exchange_symbol(s, binance_asset(s), asset_spec(binance_asset(s))) for s in self.symbols
+        ]
+        return bp.exchange_info(now_ms(), self.cfg.binance_weight_limit, entries)
+
     def agg_trades(self, request: web.Request) -> str:
         symbol, spec = self._symbol(request)
         limit = self._limit(request, 500, 1000)

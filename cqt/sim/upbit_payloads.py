@@ -269,3 +269,28 @@ def candle(
 
 def error(name: str, message: str) -> str:
     return encode({"error": {"name": name, "message": message}})
+
+
+# Names as Upbit lists them; a simulated coin it does not name gets its code for both.
+_NAMES = {
+    "BTC": ("비트코인", "Bitcoin"),
+    "ETH": ("이더리움", "Ethereum"),
+    "SOL": ("솔라나", "Solana"),
+    "XRP": ("엑스알피(리플)", "XRP"),
+}
+_CAUTIONS = (
+    "PRICE_FLUCTUATIONS",
+    "TRADING_VOLUME_SOARING",
+    "DEPOSIT_AMOUNT_SOARING",
+    "GLOBAL_PRICE_DIFFERENCES",
+    "CONCENTRATION_OF_SMALL_ACCOUNTS",
+)
+
+
+def market_entry(market: str, asset: str, details: bool) -> str:
+    """One element of `GET /v1/market/all`; `market_event` only with `isDetails=true`, as Upbit sends it."""
+    korean, english = _NAMES.get(asset, (asset, asset))
+    body: dict[str, object] = {"market": market, "korean_name": korean, "english_name": english}
+    if details:
+        body["market_event"] = {"warning": False, "caution": dict.fromkeys(_CAUTIONS, False)}
+    return encode(body)  # type: ignore[arg-type]

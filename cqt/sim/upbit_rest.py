@@ -1,5 +1,6 @@
 """Upbit quotation REST (`https://api.upbit.com`): `/v1/trades/ticks` (backfill), `/v1/candles/seconds`,
-`/v1/candles/days`, `/v1/ticker`, with the `Remaining-Req` header and 10 requests/s per group and IP.
+`/v1/candles/days`, `/v1/ticker`, `/v1/market/all` (the listing), with the `Remaining-Req` header and 10
+requests/s per group and IP.
 Private endpoints answer 401 `no_authorization_ip` (the simulator never whitelists an IP)."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from cqt.sim.faults import FaultPlan
 from cqt.sim.ledger import Ledger
 from cqt.sim.ratelimit import WindowCounter
 from cqt.sim.rest_common import http_fault, json_response
+from cqt.sim.specs import upbit_asset
 from cqt.sim.upbit_day import DAY_MS
 from cqt.sim.upbit_ws import UpbitHub
 from cqt.sim.view import now_ms
@@ -47,6 +49,7 @@ class UpbitRest:
 
     def routes(self) -> list[tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]]]:
         return [
+            ("/v1/market/all", self._wrap("market", self.market_all)),
             ("/v1/trades/ticks", self._wrap("trade", self.ticks)),
             ("/v1/candles/seconds", self._wrap("candles", self.candles_seconds)),
             ("/v1/candles/days", self._wrap("candles", self.candles_days)),
@@ -102,6 +105,12 @@ class UpbitRest:
         if day is None:
             return 0.0
         return day.prev_close_by_day.get(T // DAY_MS, day.prev_close)
+
+    def market_all(self, request: web.Request) -> str:
+        # The simulated venue lists what it simulates: any other market gets 404 from every endpoint.
+        raw = request.query.get("isDetails", request.query.get("is_details", "false"))
+        details = raw.lower() == "true"
+        return "[" + ",".join(up.market_entry(m, upbit_asset(m), details) for m in self.markets) + "]"
 
     def ticks(self, request: web.Request) -> str:
         market = self._market(request)
