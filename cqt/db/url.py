@@ -11,8 +11,9 @@ import re
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-# user:password@ wherever it stands, so a mistyped scheme (postgresql:/, mysql://) is masked too
-_URL_PASSWORD = re.compile(r"(?P<head>[^\s:/@]*:)[^@\s/]*@")
+# user:password@ wherever it stands, so a mistyped scheme (postgresql:/, mysql://) is masked too, and up to
+# the last @ of the word: a password may hold an unescaped @ or / (then the host's start is hidden too)
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][\w+.-]*:/+[^\s:/@]*:|[^\s:/@]*:(?!/))\S*@")
 _KEY_PASSWORD = re.compile(r"(?P<head>password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
 
@@ -31,6 +32,9 @@ def check(url: str) -> str:
             f"{mask(url)!r} is not a PostgreSQL connection string: expected"
             " postgresql://user:password@host:5432/dbname or key=value pairs (host=... dbname=...)"
         ) from None
+    if "://" in url and url.count("@") > 1:
+        # libpq would split at the first @ and take the rest of the password for the host, then print it
+        raise ValueError(f"{mask(url)!r} has more than one @: write an @ in the password as %40")
     return url
 
 
