@@ -191,7 +191,7 @@ class BinanceHub:
         return event, j, bp.force_order(self.symbols[j], self.specs[j], row, 0, event)
 
     def apply(self, fault: Fault) -> None:
-        targets = [c for c in self.conns if c.alive]
+        targets = [c for c in self.conns if c.targeted_by(fault)]
         for conn in targets[: fault.count or None]:
             conn.apply(fault)
 

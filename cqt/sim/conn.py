@@ -31,6 +31,7 @@ class StreamConn:
         max_backlog: int,
     ) -> None:
         self.venue = venue
+        self.path = request.path
         self.ws = ws
         self.opcode = opcode
         self.plan = plan
@@ -53,6 +54,10 @@ class StreamConn:
     @property
     def alive(self) -> bool:
         return not (self.dropped or self.ws.closed or self.transport.is_closing())
+
+    def targeted_by(self, fault: Fault) -> bool:
+        """Whether a connection fault (drop, stall) applies to this open connection."""
+        return self.alive and fault.matches(self.venue, path=self.path)
 
     def touch(self) -> None:
         self.last_activity = self.loop.time()

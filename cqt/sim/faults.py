@@ -4,6 +4,7 @@
 Kinds (what a client observes):
   drop       connections are cut without a close frame (TCP reset-like); `count` connections, 0 = all
   stall      connections stay open but go silent (no data, no pings, no answers) for `seconds` (0 = forever)
+             (drop and stall act on the open connections whose WebSocket path starts with `path`)
   gap        the next `count` trades of `symbol` are withheld from every stream; REST still returns them
   duplicate  the next `count` data frames are sent twice
   reorder    the next `count` data frames are each swapped with the frame after them
@@ -37,7 +38,8 @@ CLI_HELP = (
     "Fault spec KIND[:key=value,...]; kinds: "
     + ", ".join(KINDS)
     + ". Keys: venue (upbit|binance|coinglass), "
-    "symbol (gap), count, seconds (stall duration / slow delay), status (http_error), path (REST path prefix), "
+    "symbol (gap), count, seconds (stall duration / slow delay), status (http_error), "
+    "path (REST path prefix; WebSocket path prefix for drop and stall), "
     "at (seconds after start), every (repeat period in seconds). "
     "Example: --fault gap:venue=binance,symbol=BTCUSDT,count=5,at=30,every=60"
 )
@@ -210,8 +212,8 @@ class FaultPlan:
     def drop(self, venue: str | None = None, count: int = 0) -> None:
         self.arm(Fault("drop", venue=venue, count=count))
 
-    def stall(self, venue: str | None = None, seconds: float = 0.0, count: int = 0) -> None:
-        self.arm(Fault("stall", venue=venue, seconds=seconds, count=count))
+    def stall(self, venue: str | None = None, seconds: float = 0.0, count: int = 0, path: str = "") -> None:
+        self.arm(Fault("stall", venue=venue, seconds=seconds, count=count, path=path))
 
     def gap(self, venue: str, symbol: str, count: int = 1) -> None:
         self.arm(Fault("gap", venue=venue, symbol=symbol, count=count))

@@ -172,6 +172,12 @@ class SimServer:
             next_at = max(next_at + period, loop.time())
             await asyncio.sleep(next_at - loop.time())
 
+    def open_connections(self, venue: str) -> list[str]:
+        """The WebSocket paths of `venue`'s open client connections, sorted (one entry per connection)."""
+        hub = self.binance_hub if venue == "binance" else self.upbit_hub
+        # a copy first: the set changes on the simulator's thread while a test reads it from another
+        return sorted(c.path for c in list(hub.conns) if c.alive)
+
     def _connection_fault(self, fault: Fault) -> None:
         if fault.venue in (None, "binance"):
             self.binance_hub.apply(fault)

@@ -328,7 +328,7 @@ class UpbitHub:
         return conn.wrap(out)
 
     def apply(self, fault: Fault) -> None:
-        targets = [c for c in self.conns if c.alive]
+        targets = [c for c in self.conns if c.targeted_by(fault)]
         for conn in targets[: fault.count or None]:
             conn.apply(fault)
 
