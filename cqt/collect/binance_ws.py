@@ -23,7 +23,7 @@ from cqt.collect import binance_parse as bp
 from cqt.collect.frame_errors import count_malformed
 from cqt.collect.id_gaps import IdContinuity, IdGap
 from cqt.collect.rows import MalformedFrame, Row, Sink, dt_to_ms
-from cqt.collect.ws_session import WsSession
+from cqt.collect.ws_session import WsSession, run_linked
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +91,8 @@ class BinanceWsCollector:
         return self.sessions[1] if stream in PUBLIC_STREAMS else self.sessions[0]
 
     async def run(self) -> None:
-        """Run both connections and the gap confirmer until `stop()`."""
-        await asyncio.gather(*(s.run() for s in self.sessions), self._confirm_gaps())
+        """Run both connections and the gap confirmer until `stop()`; if one fails, all end with it."""
+        await run_linked(*(s.run() for s in self.sessions), self._confirm_gaps())
 
     def stop(self) -> None:
         for session in self.sessions:

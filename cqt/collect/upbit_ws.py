@@ -39,7 +39,7 @@ from cqt.collect.gap_ledger import Gap, GapLedger
 from cqt.collect.rows import MalformedFrame, Row, Sink, dt_to_ms, field
 from cqt.collect.upbit_backfill import trades_between
 from cqt.collect.wire_values import epoch_ms, text
-from cqt.collect.ws_session import WsSession
+from cqt.collect.ws_session import WsSession, run_linked
 
 log = logging.getLogger(__name__)
 
@@ -152,12 +152,15 @@ class UpbitWsCollector:
         )
 
     async def run(self) -> None:
-        """Stream, compare and fill until `stop()`; then finish the fills and compare one last time."""
+        """Stream, compare and fill until `stop()`; then finish the fills and compare one last time. If the
+        connection or the comparison fails, both end; the fills in flight still finish on this HTTP session."""
         async with aiohttp.ClientSession() as http:
             self._http = http
             try:
-                await asyncio.gather(*(s.run() for s in self.sessions), self._compare_loop())
-                await self._finish_fills()
+                try:
+                    await run_linked(*(s.run() for s in self.sessions), self._compare_loop())
+                finally:
+                    await self._finish_fills()
                 for market in self.markets:
                     await self.compare(market, timedelta(0))
             finally:

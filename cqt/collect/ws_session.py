@@ -1,7 +1,9 @@
 """A WebSocket that stays up: reconnects forever with jittered backoff, detects stalls, rotates early.
 
-- A connection that delivers nothing for `stall_timeout_s` is closed and replaced (a stall without a
-  close is otherwise invisible).
+- A connection that delivers nothing for `stall_timeout_s` is closed, counted as a stall and replaced (a
+  stall without a close is otherwise invisible). That watchdog is the only limit on silence: a shorter
+  one is no error, and aiohttp's own receive timeout stays off, since it would raise out of the read loop
+  (a crash, no stall counted) instead. `connect_timeout_s` bounds only the handshake and subscription.
 - After `rotate_after_s` a second connection is opened and both are read for `overlap_s`, then the old
   one is closed. Venues that cut connections at a fixed age (Binance: 24 h) thus never leave a second
   uncovered; the overlap delivers some messages twice, which natural keys absorb.
@@ -15,9 +17,10 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 
@@ -25,6 +28,26 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[str | bytes, datetime], None]
 OnOpen = Callable[[aiohttp.ClientWebSocketResponse], Awaitable[None]]
+
+# ws_receive=None: silence is the watchdog's to judge; ws_close bounds the close handshake of a dead peer.
+_WS_TIMEOUT = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=10.0)
+
+
+async def run_linked(*coros: Coroutine[Any, Any, None]) -> None:
+    """Run `coros` as one unit until all return. When one raises (or the caller is cancelled), the others are
+    cancelled and awaited before the exception propagates: a collector restarted by the supervisor must not
+    find a connection of its failed run still open beside the new one (two live connections, one stream)."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in tasks:
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None:
+            raise exc
 
 
 @dataclass
@@ -54,6 +77,7 @@ class WsSession:
         overlap_s: float = 5.0,
         keepalive: tuple[float, str] | None = None,
         backoff_max_s: float = 30.0,
+        connect_timeout_s: float = 10.0,
     ) -> None:
         self.name = name
         self.url = url
@@ -64,6 +88,7 @@ class WsSession:
         self.overlap_s = overlap_s
         self.keepalive = keepalive
         self.backoff_max_s = backoff_max_s
+        self.connect_timeout_s = connect_timeout_s
         self.stats = SessionStats()
         self._stop = asyncio.Event()
 
@@ -101,12 +126,16 @@ class WsSession:
         return self._stop.is_set()
 
     async def _open(self, http: aiohttp.ClientSession) -> aiohttp.ClientWebSocketResponse:
-        ws = await http.ws_connect(
-            self.url, autoping=True, max_msg_size=0, timeout=aiohttp.ClientWSTimeout(10)
-        )
+        async with asyncio.timeout(self.connect_timeout_s):
+            ws = await http.ws_connect(self.url, autoping=True, max_msg_size=0, timeout=_WS_TIMEOUT)
         self.stats.connects += 1
-        if self.on_open is not None:
-            await self.on_open(ws)
+        try:
+            if self.on_open is not None:
+                async with asyncio.timeout(self.connect_timeout_s):
+                    await self.on_open(ws)
+        except BaseException:
+            await ws.close()  # a connection nobody reads must not stay open
+            raise
         return ws
 
     async def _pump(self, http: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse) -> None:
