@@ -127,6 +127,10 @@ class Settings(BaseSettings):
     dashboard_refresh_s: int = Field(
         default=10, ge=0, le=3_600, description="Seconds between auto-refreshes of a page; 0 = off."
     )
+    dashboard_password: SecretStr = Field(
+        default=SecretStr(""),
+        description="Asked by the dashboard before any page; required to bind beyond loopback (secret).",
+    )
 
     # --- checks (python -m cqt.checks.*, cqt check, scripts/run_pipeline_checks.sh) -------------------
     check_max_lag_s: float = Field(
@@ -225,6 +229,11 @@ class Settings(BaseSettings):
     def coinglass_key_usable(self) -> bool:
         """A Coinglass key is present and is not a template placeholder."""
         return not is_placeholder(self.coinglass_api_key.get_secret_value())
+
+    @property
+    def dashboard_password_set(self) -> bool:
+        """A dashboard password is present and is not a template placeholder."""
+        return not is_placeholder(self.dashboard_password.get_secret_value())
 
 
 def env_names() -> set[str]:

@@ -38,13 +38,15 @@ async def run_linked(*coros: Coroutine[Any, Any, None]) -> None:
     cancelled and awaited before the exception propagates: a collector restarted by the supervisor must not
     find a connection of its failed run still open beside the new one (two live connections, one stream)."""
     tasks = [asyncio.ensure_future(c) for c in coros]
+    first: set[asyncio.Future[None]] = set()
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        first, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    for task in tasks:
+    # the failure that ended the unit is the one to report, not an error a sibling raised while closing
+    for task in sorted(tasks, key=lambda t: t not in first):
         exc = None if task.cancelled() else task.exception()
         if exc is not None:
             raise exc

@@ -1,11 +1,14 @@
-"""The Streamlit script `cqt dashboard` runs: sidebar selection, page navigation and auto-refresh.
+"""The Streamlit script `cqt dashboard` runs: the password gate, sidebar selection, page navigation and
+auto-refresh.
 
 Started by `streamlit run` (see cqt/cli/dashboard.py for the server flags); every rerun loads the
-settings again, so `.env` edits apply on the next refresh.
+settings again, so `.env` edits apply on the next refresh (a changed DASHBOARD_PASSWORD asks again).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime
 from functools import partial
 
@@ -26,6 +29,30 @@ PAGES = (
     (gates.page, "Gates", "gates", ":material/checklist:"),
 )
 _FULL_RUN = "_cqt_full_run"
+_UNLOCKED = "_cqt_unlocked"  # digest of the password this browser session gave
+
+
+def _digest(password: str) -> str:
+    return hashlib.sha256(password.encode()).hexdigest()
+
+
+def unlocked(password: str) -> bool:
+    """Whether this session may see the pages: no password is set, or the session gave it. Otherwise
+    draw the password form (nothing else of the app is drawn before it is given)."""
+    if not password:
+        return True
+    expected = _digest(password)
+    if hmac.compare_digest(str(st.session_state.get(_UNLOCKED, "")), expected):
+        return True
+    st.title("cqt dashboard")
+    with st.form("password"):
+        given = st.text_input("Password (DASHBOARD_PASSWORD)", type="password")
+        if st.form_submit_button("Open"):
+            if hmac.compare_digest(given.encode(), password.encode()):
+                st.session_state[_UNLOCKED] = expected
+                st.rerun()
+            st.error("Wrong password.")
+    return False
 
 
 def _sidebar(settings: Settings) -> Selection:
@@ -63,6 +90,9 @@ def main() -> None:
         settings = load_settings()
     except ConfigError as exc:
         st.error(f"Configuration error: {exc}")
+        st.stop()
+    password = settings.dashboard_password.get_secret_value() if settings.dashboard_password_set else ""
+    if not unlocked(password):
         st.stop()
     selection = _sidebar(settings)
     nav = st.navigation(

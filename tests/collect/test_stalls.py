@@ -30,6 +30,7 @@ from cqt.bot.run_record import RunRecord, shard_keys
 from cqt.bot.supervisor import Supervisor
 from cqt.collect.binance_ws import BinanceWsCollector
 from cqt.collect.collection import Collection, Component, Tuning
+from cqt.collect.ws_session import run_linked
 from cqt.config import load_settings
 from cqt.sim import SimServer
 from tests.collect.test_collection import BTC, KRW_BTC, assert_trades_exact, gap_statuses, sim_config
@@ -201,3 +202,22 @@ async def test_a_failing_connection_takes_its_sibling_down_before_the_restart() 
     assert [kind for _, kind, _ in events] == ["crash", "restart"]
     assert "a bug that ends the public read loop" in events[0][2]
     assert connections == [MARKET, PUBLIC]
+
+
+async def test_linked_coroutines_report_the_failure_that_ended_them() -> None:
+    closed: list[str] = []
+
+    async def fails() -> None:
+        await asyncio.sleep(0)
+        raise ValueError("the first failure")
+
+    async def breaks_while_closing() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            closed.append("sibling")
+            raise OSError("an error of the sibling's close")
+
+    with pytest.raises(ValueError, match="the first failure"):
+        await run_linked(breaks_while_closing(), fails())
+    assert closed == ["sibling"]
