@@ -162,7 +162,10 @@ class Bot:
             shard_keys(opts.source, settings.binance_symbols, settings.upbit_markets),
         )  # fmt: skip
         try:
-            self.collection = Collection(settings, conninfo, settings.spool_dir, Tuning())
+            # The simulator in this process opens a new market each run: nothing was sent between two
+            # runs, so there is nothing to look for (cqt.collect.resume).
+            tuning = Tuning(resume_max_age_s=0.0) if opts.source == "sim" else Tuning()
+            self.collection = Collection(settings, conninfo, settings.spool_dir, tuning)
         except OSError as exc:  # the spool directory is created here
             raise StartError(
                 f"cannot use {settings.spool_dir} ({exc.strerror or exc}); set SPOOL_DIR to a writable directory"

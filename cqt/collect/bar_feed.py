@@ -11,6 +11,17 @@ Bars are clocked by exchange event time (docs/design.md §3): the watermark trai
 `grace_ms`; a bar may still be revised by events up to `lateness_ms` behind the watermark (rows are
 re-emitted with a higher `revision`, which the writer's upsert keeps). Anything later is counted in
 `late_dropped` and repaired by `BarRepair` from the stored trades.
+
+A run's boundary bars are flagged `gap = true` when the collector did not cover their whole second
+(docs/design.md §3.3): gap means "not covered" to labels and features, and the schema has no other flag.
+- start: a bar whose second began before the venue's first row arrived (its `recv_ts`, local clock): the
+  collector was not listening yet, or had nothing to show for it, which cannot be told apart. This is
+  the run's first bar, and any bar an Upbit SNAPSHOT trade from before the connection starts earlier.
+- stop: after `stop_listening(exchange)`, a bar whose second ends after the last instant the collector
+  heard, in exchange time: the newest event plus the time that passed between its arrival and the stop.
+  Both rules compare exchange times with exchange times plus local durations, so clock offsets cancel.
+A gap that later fills the span (the next run's resume gap, docs/design.md §5.3) repairs such a bar
+from the stored trades into a full one: REST then covered what the collector missed.
 """
 
 from __future__ import annotations
@@ -75,6 +86,26 @@ class _Venue:
     quotes: list[Row] = field(default_factory=list)
     seen: dict[str, set[int]] = field(default_factory=dict)
     seen_order: deque[tuple[int, str, int]] = field(default_factory=deque)
+    first_recv: dict[str, datetime] = field(default_factory=dict)  # table -> recv_ts of its first row
+    newest: tuple[int, datetime] | None = None  # newest event time (ms) and its recv_ts
+    stopped_at: datetime | None = None  # when the collector stopped listening (local clock)
+
+    def note_arrivals(self, table: str, ts_ms: np.ndarray, rows: list[Row]) -> None:
+        """Remember what the boundary rules need from one pushed batch."""
+        self.first_recv.setdefault(table, min(r[4] for r in rows))
+        i = int(ts_ms.argmax())
+        if self.newest is None or int(ts_ms[i]) > self.newest[0]:
+            self.newest = (int(ts_ms[i]), rows[i][4])
+
+    def partial(self, ts: np.ndarray) -> np.ndarray:
+        """Which bars `ts` (ends, ms) the collector did not cover whole."""
+        out = np.zeros(len(ts), dtype=np.bool_)
+        if self.first_recv:
+            out |= ts - 1000 < dt_to_ms(max(self.first_recv.values()))
+        if self.stopped_at is not None and self.newest is not None:
+            heard_until = self.newest[0] + dt_to_ms(self.stopped_at) - dt_to_ms(self.newest[1])
+            out |= ts > heard_until
+        return out
 
     def symbol_id(self, symbol: str) -> int:
         sid = self.ids.get(symbol)
@@ -159,9 +190,11 @@ class BarFeed:
             recv = datetime.now(UTC)
             if venue.quotes:
                 q, venue.quotes = venue.quotes, []
+                q_ts = np.fromiter((dt_to_ms(r[3]) for r in q), np.int64, len(q))
+                venue.note_arrivals("quotes", q_ts, q)
                 quotes = Quotes(
                     np.fromiter((venue.symbol_id(r[1]) for r in q), np.uint32, len(q)),
-                    np.fromiter((dt_to_ms(r[3]) for r in q), np.int64, len(q)),
+                    q_ts,
                     np.fromiter((r[5] for r in q), np.float64, len(q)),
                     np.fromiter((r[6] for r in q), np.float64, len(q)),
                     np.fromiter((r[7] for r in q), np.float64, len(q)),
@@ -170,8 +203,10 @@ class BarFeed:
                 self._emit(exchange, venue, venue.agg.push_quotes(quotes), recv)
             if venue.trades:
                 t, venue.trades = venue.trades, []
+                t_ts = np.fromiter((dt_to_ms(r[3]) for r in t), np.int64, len(t))
+                venue.note_arrivals("trades", t_ts, t)
                 out = venue.agg.push_trades(
-                    np.fromiter((dt_to_ms(r[3]) for r in t), np.int64, len(t)),
+                    t_ts,
                     np.fromiter((r[5] for r in t), np.float64, len(t)),
                     np.fromiter((r[6] for r in t), np.float64, len(t)),
                     np.fromiter((r[7] > 0 for r in t), np.bool_, len(t)),
@@ -185,6 +220,10 @@ class BarFeed:
         self.push()
         for exchange, venue in self.venues.items():
             self._emit(exchange, venue, venue.agg.flush(), datetime.now(UTC))
+
+    def stop_listening(self, exchange: str, at: datetime | None = None) -> None:
+        """The collector of `exchange` stops (now, or `at`): the bars it no longer covers whole are flagged."""
+        self._venue(exchange).stopped_at = at or datetime.now(UTC)
 
     def watermark_ms(self, exchange: str) -> int | None:
         """The exchange aggregator's watermark (event time), None before its first event."""
@@ -210,6 +249,9 @@ class BarFeed:
         self._stop.set()
 
     def _emit(self, exchange: str, venue: _Venue, cols: Columns, recv: datetime) -> None:
+        partial = venue.partial(np.asarray(cols["ts"], dtype=np.int64))
+        if partial.any():
+            cols = {**cols, "gap": np.logical_or(cols["gap"], partial)}
         rows = bar_rows(exchange, venue.names, cols, recv)
         if not rows:
             return

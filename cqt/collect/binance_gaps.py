@@ -36,7 +36,8 @@ class BinanceGapFiller:
         """Record the hole and start filling it."""
         gap = Gap(
             "binance", symbol, "aggTrade", ms_to_dt(hole.start_ms), ms_to_dt(hole.end_ms),
-            hole.from_id, hole.to_id, f"{hole.size} aggTrade ids missing",
+            hole.from_id, hole.to_id,
+            f"{hole.size} aggTrade ids missing" + (" since the previous run" if hole.resumed else ""),
         )  # fmt: skip
         self.ledger.open(gap)
         task = asyncio.create_task(self._fill(gap), name=f"binance-gap-{symbol}-{hole.from_id}")

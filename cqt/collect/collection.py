@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psycopg
 
+from cqt.collect import resume
 from cqt.collect.bar_feed import BarFeed
 from cqt.collect.bar_repair import BarRepair
 from cqt.collect.binance_gaps import BinanceGapFiller
@@ -32,6 +34,7 @@ from cqt.collect.binance_rest import BinanceRest
 from cqt.collect.binance_ws import BinanceWsCollector
 from cqt.collect.coinglass_poll import CoinglassPoller, CoinglassTarget
 from cqt.collect.gap_ledger import GapLedger
+from cqt.collect.rows import dt_to_ms
 from cqt.collect.upbit_ws import UpbitWsCollector
 from cqt.config import Settings
 from cqt.store.spool import Spool
@@ -57,6 +60,9 @@ class Tuning:
     binance_period_every_s: float = 60.0
     write_latency_s: float = 0.25
     spool_max_bytes: int = 2 * 1024**3
+    # How old the previous run's newest trade may be for the span up to this run to be backfilled
+    # (cqt.collect.resume); 0 turns the run-to-run check off.
+    resume_max_age_s: float = 6 * 3600.0
 
 
 @dataclass
@@ -109,6 +115,7 @@ class Collection:
     async def start(self) -> None:
         """Build the writer's component and the collectors of the enabled venues."""
         s, t = self.settings, self.tuning
+        previous = await self._previous_run()
         self._http = aiohttp.ClientSession()
         rest = BinanceRest(self._http, s.binance_rest_url)
         self.gap_filler = BinanceGapFiller(rest, self.sink, self.ledger)
@@ -120,15 +127,23 @@ class Collection:
                 s.upbit_ws_url, s.upbit_rest_url, list(s.upbit_markets), self.sink, self.ledger,
                 stall_timeout_s=t.stall_timeout_s, compare_every_s=t.upbit_compare_every_s,
                 gap_grace_ms=t.gap_grace_ms,
+                resume_from={m: n.gap_start for (x, m), n in previous.items() if x == "upbit"},
             )  # fmt: skip
-            comps.append(Component("upbit-ws", self.upbit.run, self.upbit.stop))
+            comps.append(
+                Component("upbit-ws", self.upbit.run, self._stops_listening("upbit", self.upbit.stop))
+            )
         if "binance" in t.venues:
             self.binance = BinanceWsCollector(
                 s.binance_ws_market_url, s.binance_ws_public_url, list(s.binance_symbols), self.sink,
                 self.gap_filler.on_gap, rotate_after_s=t.binance_rotate_after_s,
                 stall_timeout_s=t.stall_timeout_s, gap_grace_ms=t.gap_grace_ms,
             )  # fmt: skip
-            comps.append(Component("binance-ws", self.binance.run, self.binance.stop))
+            for (exchange, symbol), newest in previous.items():
+                if exchange == "binance":
+                    self.binance.ids[symbol].resume_after(newest.trade_id, dt_to_ms(newest.gap_start))
+            comps.append(
+                Component("binance-ws", self.binance.run, self._stops_listening("binance", self.binance.stop))
+            )
         if "binance_rest" in t.venues:
             self.binance_poller = BinancePoller(
                 rest, list(s.binance_symbols), self.sink,
@@ -146,6 +161,36 @@ class Collection:
             comps.append(Component("coinglass", self.coinglass.run, self.coinglass.stop))
         comps.append(Component("bars", self.bars.run, self.bars.stop, intake=False))
         comps.append(Component("bar-repair", self.repair.run, self.repair.stop, intake=False))
+
+    async def _previous_run(self) -> dict[resume.Shard, resume.Newest]:
+        """The newest trade earlier runs stored per shard of this run, young enough to backfill from."""
+        s, t = self.settings, self.tuning
+        if t.resume_max_age_s <= 0:
+            return {}
+        shards = [("upbit", m.upper()) for m in s.upbit_markets if "upbit" in t.venues]
+        shards += [("binance", b.upper()) for b in s.binance_symbols if "binance" in t.venues]
+        # The previous run's spool first: its rows are part of what that run received.
+        await self.writer.flush()
+        try:
+            found = await asyncio.to_thread(resume.stored_newest, self.conninfo, shards)
+        except psycopg.OperationalError as exc:
+            log.error(
+                "run-to-run continuity not checked: PostgreSQL unreachable (%s)",
+                str(exc).strip().splitlines()[0],
+            )
+            return {}
+        if self.writer.spool.depth:  # PostgreSQL went away again before the replay ended
+            found = await asyncio.to_thread(resume.with_spooled, found, self.writer.spool, shards)
+        return resume.within_reach(found, t.resume_max_age_s)
+
+    def _stops_listening(self, exchange: str, stop: Callable[[], None]) -> Callable[[], None]:
+        """`stop` that first tells the bar feed when the collector stopped listening (its last bars)."""
+
+        def stopping() -> None:
+            self.bars.stop_listening(exchange)
+            stop()
+
+        return stopping
 
     async def shutdown(self, tasks: dict[str, asyncio.Task[None]]) -> None:
         """Stop in the order that loses nothing; `tasks` maps component names to their running tasks."""

@@ -5,6 +5,8 @@ Ids are contiguous per symbol. Frames can arrive duplicated or slightly reordere
 the grace period is *confirmed*: the caller writes it to the gap ledger and the backfiller fetches the
 ids from REST (`fromId`). Duplicates (an id already seen) are reported so they can be counted.
 The tracker is kept across reconnects: the first id after a reconnect reveals what the outage lost.
+Across runs, `resume_after` seeds it with the newest id an earlier run stored: the first id this run
+observes then reveals what lay between the runs, as an ordinary hole (marked `resumed`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class IdGap:
     to_id: int
     start_ms: int
     end_ms: int
+    resumed: bool = False  # the hole lies between an earlier run's newest stored id and this run's first
 
     @property
     def size(self) -> int:
@@ -33,6 +36,7 @@ class _Hole:
     start_ms: int
     end_ms: int
     seen_at_ms: int
+    resumed: bool = False
     filled: set[int] = field(default_factory=set)
 
 
@@ -44,11 +48,25 @@ class IdContinuity:
         self.last_id: int | None = None
         self.last_ts_ms: int | None = None
         self._holes: list[_Hole] = []
+        self._resume: tuple[int, int] | None = None
         self.duplicates = 0
+
+    def resume_after(self, agg_id: int, event_ms: int) -> None:
+        """An earlier run stored ids up to `agg_id` (event time `event_ms`): the ids between it and the first
+        one observed are a hole. A first id at or below it means the runs overlap and nothing lies between;
+        its frames are then handled as this run's first, never dropped as duplicates of stored ids."""
+        if self.last_id is None:
+            self._resume = (agg_id, event_ms)
 
     def observe(self, agg_id: int, event_ms: int, now_ms: int) -> bool:
         """Record one id; False when it is a duplicate of an id already seen."""
         if self.last_id is None:
+            if self._resume is not None and agg_id > self._resume[0] + 1:
+                stored_id, stored_ms = self._resume
+                self._holes.append(
+                    _Hole(stored_id + 1, agg_id - 1, stored_ms, event_ms, now_ms, resumed=True)
+                )
+            self._resume = None
             self.last_id, self.last_ts_ms = agg_id, event_ms
             return True
         if agg_id > self.last_id:
@@ -77,10 +95,10 @@ class IdContinuity:
             cursor = hole.from_id
             for got in sorted(hole.filled):
                 if got > cursor:
-                    out.append(IdGap(cursor, got - 1, hole.start_ms, hole.end_ms))
+                    out.append(IdGap(cursor, got - 1, hole.start_ms, hole.end_ms, hole.resumed))
                 cursor = got + 1
             if cursor <= hole.to_id:
-                out.append(IdGap(cursor, hole.to_id, hole.start_ms, hole.end_ms))
+                out.append(IdGap(cursor, hole.to_id, hole.start_ms, hole.end_ms, hole.resumed))
         self._holes = keep
         return out
 

@@ -28,6 +28,7 @@ import json
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -99,6 +100,7 @@ class UpbitWsCollector:
         compare_every_s: float = 10.0,
         gap_grace_ms: int = 2_000,
         orderbook_depth: int = 5,
+        resume_from: Mapping[str, datetime] | None = None,
     ) -> None:
         self.markets = [m.upper() for m in markets]
         self.rest_url = rest_url.rstrip("/")
@@ -116,7 +118,12 @@ class UpbitWsCollector:
         self._ws_first: dict[str, datetime] = {}
         self._ws_newest: dict[str, datetime] = {}
         self._compared_to: dict[str, datetime] = {}
-        self._outage_from: dict[str, datetime] = {}
+        # An earlier run's newest stored trade time per market: the span up to this run's first trade is a
+        # gap, as after a reconnect (docs/design.md §5.3).
+        self._outage_from: dict[str, datetime] = {
+            m: t for m, t in (resume_from or {}).items() if m in self.markets
+        }
+        self._outage_reason = {m: "since the previous run" for m in self._outage_from}
         self._filling: dict[str, list[Gap]] = {m: [] for m in self.markets}
         self._locks = {m: asyncio.Lock() for m in self.markets}
         self._fills: set[asyncio.Task[None]] = set()
@@ -231,7 +238,8 @@ class UpbitWsCollector:
             self._ws_newest[market] = ts
         outage_from = self._outage_from.pop(market, None)
         if outage_from is not None:
-            gap = Gap(up.EXCHANGE, market, "trade", outage_from, max(ts, outage_from), reason="reconnect")
+            reason = self._outage_reason.pop(market, "reconnect")
+            gap = Gap(up.EXCHANGE, market, "trade", outage_from, max(ts, outage_from), reason=reason)
             self.ledger.open(gap)
             self._filling[market].append(gap)
             task = asyncio.create_task(self._fill(gap))

@@ -73,6 +73,26 @@ def test_feed_bars_equal_batch_bars_with_duplicates_and_two_venues() -> None:
                 assert row[col.index("stale")] is True
 
 
+@pytest.mark.parametrize(("stop_after_ms", "last_flagged"), [(0, True), (1_100, False)])
+def test_boundary_bars_the_collector_did_not_cover_whole_are_gap_bars(
+    stop_after_ms: int, last_flagged: bool
+) -> None:
+    emitted: list[Row] = []
+    feed = BarFeed(lambda table, rows: emitted.extend(rows), grace_ms=500, lateness_ms=5_000)
+    # trades every 100 ms from 0.25 s into a second to 4.95 s, each received 50 ms after it happened: the
+    # collector began listening inside the first second
+    times = range(T0_MS + 250, T0_MS + 5_000, 100)
+    feed.add_trades([("binance", "BTCUSDT", i, ms_to_dt(t), ms_to_dt(t + 50), 100.0, 1.0, 1)
+                     for i, t in enumerate(times)])  # fmt: skip
+    feed.push()
+    # it stops when the last trade arrives, or 1.1 s later: then it heard past the end of the last second
+    feed.stop_listening("binance", at=ms_to_dt(T0_MS + 5_000 + stop_after_ms))
+    feed.flush()
+    col = SPECS["market_1s"].columns
+    gaps = {row[2]: row[col.index("gap")] for row in _last_revision(emitted).values()}
+    assert gaps == {ms_to_dt(T0_MS + 1000 * k): k == 1 or (k == 5 and last_flagged) for k in range(1, 6)}
+
+
 def test_touched_bars_cover_every_second_the_gap_meets() -> None:
     start = datetime(2026, 11, 20, 12, 0, 0, 300_000, tzinfo=UTC)
     gap = Gap("binance", "BTCUSDT", "aggTrade", start, start + timedelta(seconds=2, milliseconds=700))

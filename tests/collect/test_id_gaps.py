@@ -26,6 +26,19 @@ def test_hole_is_pending_then_confirmed_with_times() -> None:
     assert tracker.confirmed(now_ms=5_000) == []  # reported once
 
 
+def test_resume_after_an_earlier_run_makes_the_first_jump_a_hole() -> None:
+    tracker = IdContinuity(grace_ms=1_000)
+    tracker.resume_after(100, 5_000)  # the newest id the previous run stored
+    assert tracker.observe(131, 9_000, now_ms=0)
+    (gap,) = tracker.confirmed(now_ms=1_000)
+    assert (gap.from_id, gap.to_id, gap.start_ms, gap.end_ms, gap.resumed) == (101, 130, 5_000, 9_000, True)
+    # runs that overlap: nothing between them, and the first ids are kept, not taken for duplicates
+    overlap = IdContinuity(grace_ms=1_000)
+    overlap.resume_after(100, 5_000)
+    assert overlap.observe(98, 4_900, now_ms=0) and overlap.observe(99, 4_950, now_ms=0)
+    assert overlap.confirmed(now_ms=5_000) == [] and overlap.duplicates == 0
+
+
 def test_late_frames_within_grace_close_or_split_the_hole() -> None:
     tracker = IdContinuity(grace_ms=1_000)
     for i in (1, 6, 3, 2):

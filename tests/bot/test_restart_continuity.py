@@ -1,0 +1,172 @@
+"""Continuity across bot runs (docs/design.md §5.3, §3.3): a bot SIGKILLed mid-run, the market trading on
+for a while, a second bot on the same database and spool. The second run finds where the first stopped
+(the newest stored trade of each shard), opens a gap for what lies between and fills it from REST, so
+from the first run's first stored trade to the second run's last nothing is missing or duplicated
+against the simulator's ledger; the repair of that gap gives every second of the seam a full bar. The
+boundary bars the collectors did not cover whole are `gap = true`, and every bar that is not flagged
+holds exactly the trades the simulator made in its second.
+
+The bots run `--source live` with the venue URLs pointed at a simulator in this process, so its ledger
+(what it sent and what its REST serves) outlives both runs.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import psycopg
+
+from cqt.collect.rows import dt_to_ms
+from cqt.db import embedded
+from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
+from tests.bot.test_bot import METRICS_URL, start_bot, wait_for_log
+from tests.settings_env import bot_environ
+
+BTC, KRW_BTC = "BTCUSDT", "KRW-BTC"
+SHARDS = (("binance", BTC), ("upbit", KRW_BTC))
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the simulator made for one shard: trade ids and their times (ms), in id order."""
+
+    ids: list[int]
+    times: np.ndarray
+
+
+def sent_trades(sim: SimServer) -> dict[str, Sent]:
+    b, u = sim.ledger.binance_trades(BTC), sim.ledger.upbit_trades(KRW_BTC)
+    return {
+        "binance": Sent([int(i) for i in b.agg_id], np.asarray(b.T, dtype=np.int64)),
+        "upbit": Sent([int(i) for i in u.seq_id], np.asarray(u.T, dtype=np.int64)),
+    }
+
+
+def run_killed_then_resumed(
+    tmp_path: Path, db: str, sim: SimServer, *, while_down: Iterator[None] | None = None
+) -> tuple[int, str]:
+    """Bot 1 for ~12 s, SIGKILL, 12 s of market without a bot, bot 2 for 25 s; bot 2's exit code and stderr.
+    With `while_down`, PostgreSQL is stopped (first step) before the kill and started (second) after it."""
+    env = bot_environ(tmp_path, db, COINGLASS_API_KEY=SIM_COINGLASS_KEY, **sim.urls.as_env())
+    first = start_bot(tmp_path, env, "--source", "live")
+    try:
+        wait_for_log(tmp_path / "logs" / "bot.log", METRICS_URL, timeout_s=60)
+        time.sleep(8)
+        if while_down is not None:
+            next(while_down)  # the run spools from here on
+            time.sleep(4)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    time.sleep(12)  # the simulator trades on: what the second run must find and fill
+    if while_down is not None:
+        next(while_down, None)
+    second = start_bot(tmp_path, env, "--source", "live", "--duration", "25")
+    try:
+        _, err = second.communicate(timeout=120)
+    finally:
+        if second.poll() is None:
+            second.kill()
+    return second.returncode, err
+
+
+def assert_continuous(db: str, sent: dict[str, Sent]) -> None:
+    with psycopg.connect(db) as conn:
+        runs = conn.execute("SELECT run_id FROM bot_runs ORDER BY run_id").fetchall()
+        assert len(runs) == 2, runs
+        for exchange, symbol in SHARDS:
+            stored = [r[0] for r in conn.execute(
+                "SELECT trade_id FROM trades WHERE exchange = %s AND symbol = %s ORDER BY trade_id",
+                (exchange, symbol),
+            )]  # fmt: skip
+            ids = sent[exchange].ids
+            expected = [i for i in ids if stored[0] <= i <= stored[-1]]
+            missing = sorted(set(expected) - set(stored))
+            assert len(stored) > 300, exchange
+            assert not missing and stored == expected, (
+                f"{exchange}: {len(missing)} missing of {len(expected)}"
+            )
+
+            gaps = conn.execute(
+                "SELECT status, reason, start_ts, end_ts, from_id FROM gaps WHERE exchange = %s AND symbol = %s",
+                (exchange, symbol),
+            ).fetchall()
+            between = [g for g in gaps if "since the previous run" in g[1]]
+            assert len(between) == 1 and between[0][0] == "filled", gaps
+            assert all(g[0] == "filled" for g in gaps), gaps
+            seam_start, seam_end, from_id = between[0][2:]
+            if exchange == "binance":
+                # the gap begins right after the newest trade the first run received, spooled ones included
+                received = conn.execute(
+                    "SELECT max(trade_id) FROM trades WHERE exchange = 'binance' AND symbol = %s"
+                    " AND recv_ts < (SELECT max(started_at) FROM bot_runs)",
+                    (symbol,),
+                ).fetchone()
+                assert received is not None and from_id == received[0] + 1, (from_id, received)
+
+            bars = conn.execute(
+                "SELECT ts, n_trades, gap FROM market_1s WHERE exchange = %s AND symbol = %s ORDER BY ts",
+                (exchange, symbol),
+            ).fetchall()
+            assert_bars(exchange, bars, sent[exchange].times, seam_start, seam_end)
+
+
+def assert_bars(
+    exchange: str, bars: list[tuple[datetime, int, bool]], times: np.ndarray, seam_start: datetime,
+    seam_end: datetime,
+) -> None:  # fmt: skip
+    ts = np.array([dt_to_ms(b[0]) for b in bars], dtype=np.int64)
+    # every second from the first run's first bar to the second run's last has a bar: the seam was repaired
+    assert len(bars) == (ts[-1] - ts[0]) // 1000 + 1, f"{exchange}: seconds without a bar"
+    made = np.searchsorted(times, ts, side="left") - np.searchsorted(times, ts - 1000, side="left")
+    for (when, n, gap), want in zip(bars, made.tolist(), strict=True):
+        # a bar not flagged is a full bar: exactly the trades the simulator made in its second
+        assert gap or n == want, f"{exchange} bar {when}: {n} trades of {want}, not flagged"
+    # the first run's first bar: the collector connected inside that second
+    first_n, first_gap = bars[0][1], bars[0][2]
+    assert first_gap, f"{exchange}: the first run's first bar ({first_n} of {made[0]} trades) is not flagged"
+    # the second run stopped inside its last second (the simulator traded on): flagged, or provably full
+    assert bars[-1][2] or bars[-1][1] == made[-1], exchange
+    # the seam, from the first run's last bar through the second run's first second, is full and unflagged
+    seam = (ts > dt_to_ms(seam_start)) & (ts <= dt_to_ms(seam_end) + 1000)
+    assert seam.sum() >= 12, f"{exchange}: seam of {seam.sum()} bars"
+    flagged = [bars[i][0] for i in np.flatnonzero(seam) if bars[i][2]]
+    assert not flagged, f"{exchange}: seam bars flagged {flagged[:5]}"
+
+
+def sim_config() -> SimConfig:
+    return SimConfig(seed=13, binance_symbols=(BTC,), upbit_symbols=(KRW_BTC,))
+
+
+def test_sigkill_then_restart_loses_nothing_between_the_runs(db: str, tmp_path: Path) -> None:
+    with SimServer.in_thread(sim_config()) as sim:
+        code, err = run_killed_then_resumed(tmp_path, db, sim)
+        sent = sent_trades(sim)
+    assert code == 0, err[-3000:]
+    assert_continuous(db, sent)
+
+
+def test_postgres_down_then_sigkill_then_restart_loses_nothing(
+    own_server: tuple[Path, str], tmp_path: Path
+) -> None:
+    data_dir, db = own_server
+
+    def outage() -> Iterator[None]:
+        embedded.stop(data_dir)
+        yield
+        embedded.start(data_dir)
+        yield
+
+    with SimServer.in_thread(sim_config()) as sim:
+        code, err = run_killed_then_resumed(tmp_path, db, sim, while_down=outage())
+        sent = sent_trades(sim)
+    assert code == 0, err[-3000:]
+    assert_continuous(db, sent)
