@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 import traceback
@@ -35,6 +36,7 @@ from cqt.collect.collection import Collection, Component, Tuning
 from cqt.config import Settings
 from cqt.db.connect import DbTarget, resolve
 from cqt.db.migrate import migrate
+from cqt.flock import try_lock
 from cqt.labels import DynamicThreshold
 from cqt.predict.features import collected_upbit_market, upbit_market_for
 from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
@@ -109,11 +111,22 @@ def source_settings(settings: Settings, opts: BotOptions) -> Iterator[Settings]:
         yield settings.model_copy(update={**urls, "coinglass_api_key": SecretStr(SIM_COINGLASS_KEY)})
 
 
+# The flock on LOG_DIR/.bot.log.lock that makes this process the one writing bot.log; held until exit.
+_log_locks: list[int] = []
+
+
 def setup_file_log(log_dir: Path) -> Path:
-    """Add the rotating `bot.log` next to the stderr log; StartError if LOG_DIR cannot hold it."""
-    path = log_dir / "bot.log"
+    """Add the rotating log next to the stderr log: `bot.log`, or `bot-<pid>.log` while another bot writes
+    `bot.log` in the same LOG_DIR (two rotating handlers on one file race at rotation); StartError if
+    LOG_DIR cannot hold it."""
+    path = shared = log_dir / "bot.log"
     try:
         log_dir.mkdir(parents=True, exist_ok=True)
+        lock = try_lock(log_dir / ".bot.log.lock")
+        if lock is None:
+            path = log_dir / f"bot-{os.getpid()}.log"
+        else:
+            _log_locks.append(lock)
         handler = RotatingFileHandler(path, maxBytes=10 * 1024**2, backupCount=5, encoding="utf-8")
     except OSError as exc:
         raise StartError(
@@ -121,6 +134,8 @@ def setup_file_log(log_dir: Path) -> Path:
         ) from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(handler)
+    if path != shared:
+        log.warning("%s is written by another bot in this directory; this bot logs to %s", shared, path)
     return path
 
 

@@ -95,8 +95,10 @@ class Collection:
         unknown = set(t.venues) - set(VENUES)
         if unknown:
             raise ValueError(f"unknown venues {sorted(unknown)}; known: {', '.join(VENUES)}")
+        # A spool directory of this process's own under spool_dir: neighbours started from the same
+        # directory never touch its files, and it adopts the spools their crashed predecessors left.
         self.writer = Writer(
-            self.conninfo, Spool(self.spool_dir, t.spool_max_bytes), max_latency_s=t.write_latency_s
+            self.conninfo, Spool.claim(self.spool_dir, t.spool_max_bytes), max_latency_s=t.write_latency_s
         )
         self.bars = BarFeed(self.writer.put, grace_ms=t.bar_grace_ms, lateness_ms=t.bar_lateness_ms)
         self.sink = self.bars.tee(self.writer.put)

@@ -7,10 +7,19 @@ batch again harmlessly. The format is JSON lines (a header, then one row per lin
 microseconds since the epoch: readable with standard tools during an incident. A file that cannot be
 read back (damaged on disk, edited by hand) is moved to `rejected/` with the reason, so it cannot block
 the batches behind it.
+
+Every bot process spools into a directory of its own, `SPOOL_DIR/<start time>-<pid>-<n>/`, held with an
+exclusive `flock` for the life of the process (`Spool.claim`), so two bots started from one directory
+never overwrite each other's files. At start a bot adopts the batches of every subdirectory whose lock is
+free (its bot is gone: crashed, killed, or stopped while PostgreSQL was away) and of the flat layout of
+earlier versions, so no spool is ever stranded. Rows PostgreSQL refuses and unreadable files go to
+`SPOOL_DIR/rejected/<start time>-<pid>-<n>/`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import logging
 import os
@@ -22,10 +31,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cqt.flock import try_lock
+
 log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FILE = re.compile(r"^(\d{12})\.batch$")
+# A process's subdirectory: UTC start time, pid and a counter (a process may open several spools).
+_OWNER = re.compile(r"^\d{8}T\d{6}-\d+-\d+$")
+_CLAIMS = itertools.count(1)
+LOCK_NAME = "lock"
 
 Row = tuple[Any, ...]
 Batch = dict[str, list[Row]]
@@ -64,34 +79,87 @@ class SpooledBatch:
 class Spool:
     """Ordered, bounded, crash-safe batch files in `directory`."""
 
-    def __init__(self, directory: Path, max_bytes: int) -> None:
+    def __init__(self, directory: Path, max_bytes: int, *, rejected_dir: Path | None = None) -> None:
         if max_bytes <= 0:
             raise ValueError("spool max_bytes must be positive")
         self.directory = directory
         self.max_bytes = max_bytes
+        self.rejected_dir = rejected_dir or directory / "rejected"
+        self._lock: int | None = None  # the flock of a claimed directory
         directory.mkdir(parents=True, exist_ok=True)
         for stale in directory.glob("*.tmp"):  # a crash mid-write: the batch was never acknowledged
             stale.unlink()
-        existing = self._files()
+        existing = _files(directory)
         self._next_seq = (existing[-1][0] + 1) if existing else 1
 
-    def _files(self) -> list[tuple[int, Path]]:
-        found = []
-        for path in self.directory.iterdir():
-            match = _FILE.match(path.name)
-            if match:
-                found.append((int(match.group(1)), path))
-        return sorted(found)
+    @classmethod
+    def claim(cls, root: Path, max_bytes: int) -> Spool:
+        """This process's own spool under `root`, locked until `release()` or the process ends, holding the
+        batches of every unlocked (orphaned) subdirectory and of the flat layout of earlier versions."""
+        root.mkdir(parents=True, exist_ok=True)
+        owner = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}-{next(_CLAIMS)}"
+        # Built under a name no other bot adopts, then renamed: a neighbour scanning meanwhile never sees
+        # this directory unlocked.
+        building = root / f".{owner}.new"
+        building.mkdir()
+        lock = try_lock(building / LOCK_NAME)
+        assert lock is not None  # nobody else knows the name yet
+        final = root / owner
+        os.rename(building, final)
+        spool = cls(final, max_bytes, rejected_dir=root / "rejected" / owner)
+        spool._lock = lock
+        spool._adopt(root)
+        return spool
+
+    def _adopt(self, root: Path) -> None:
+        orphans = [d for d in sorted(root.iterdir()) if _OWNER.match(d.name) and d != self.directory]
+        for source in [root, *orphans]:
+            lock = None if source == root else _lock_if_gone(source)
+            if source != root and lock is None:
+                continue  # its bot is running
+            try:
+                moved = self._take_batches(source)
+            finally:
+                if lock is not None:
+                    _remove_dir(source)
+                    os.close(lock)
+            if moved:
+                log.warning("adopted %d spooled batch(es) left in %s by a bot that is gone", moved, source)
+
+    def _take_batches(self, source: Path) -> int:
+        moved = 0
+        try:
+            found = _files(source)
+        except FileNotFoundError:  # adopted and removed by a neighbour meanwhile
+            return 0
+        for _, path in found:
+            try:  # a rename moves each file exactly once, even with a neighbour adopting at the same time
+                os.replace(path, self.directory / f"{self._next_seq:012d}.batch")
+            except FileNotFoundError:
+                continue
+            self._next_seq += 1
+            moved += 1
+        return moved
+
+    def release(self) -> None:
+        """Give up a claimed directory: removed when empty, else left (unlocked) for the next bot to adopt."""
+        if self._lock is None:
+            return
+        with contextlib.suppress(OSError):  # a broken directory stays as it is, for a person to look at
+            if not self.depth:
+                _remove_dir(self.directory)
+        os.close(self._lock)
+        self._lock = None
 
     @property
     def depth(self) -> int:
         """Number of batches waiting for replay."""
-        return len(self._files())
+        return len(_files(self.directory))
 
     @property
     def bytes_used(self) -> int:
         """Bytes of all waiting batches."""
-        return sum(path.stat().st_size for _, path in self._files())
+        return sum(path.stat().st_size for _, path in _files(self.directory))
 
     def append(self, tables: Batch, columns: Mapping[str, Sequence[str]]) -> Path:
         """Persist one batch; raise SpoolFullError (and write nothing) if it would exceed the limit."""
@@ -108,20 +176,34 @@ class Spool:
                 f"spool {self.directory} is full ({self.bytes_used} of {self.max_bytes} bytes);"
                 f" a batch of {len(payload)} bytes is held in memory until PostgreSQL returns"
             )
-        seq = self._next_seq
-        self._next_seq += 1
-        final = self.directory / f"{seq:012d}.batch"
+        final = self.directory / f"{self._next_seq:012d}.batch"
         tmp = final.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
+        self._write_file(tmp, payload)
         os.replace(tmp, final)
+        self._next_seq += 1
         return final
+
+    def probe(self) -> None:
+        """Raise the OSError a batch written now would meet (disk full, not writable, not a directory)."""
+        path = self.directory / "probe.tmp"
+        self._write_file(path, b"probe\n")
+        path.unlink()
+
+    def _write_file(self, path: Path, payload: bytes) -> None:
+        """Write and fsync `path`; on failure nothing is left behind (a partial file would eat the space)."""
+        try:
+            with open(path, "wb") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except BaseException:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise
 
     def batches(self) -> Iterator[SpooledBatch]:
         """Waiting batches, oldest first; an unreadable file is set aside in `rejected/` and skipped."""
-        for seq, path in self._files():
+        for seq, path in _files(self.directory):
             try:
                 batch = self._read(seq, path)
             except (ValueError, KeyError, TypeError) as exc:  # JSON, UTF-8 and layout errors
@@ -130,8 +212,8 @@ class Spool:
             yield batch
 
     def _set_aside(self, path: Path, exc: Exception) -> None:
-        rejected = self.directory / "rejected"
-        rejected.mkdir(exist_ok=True)
+        rejected = self.rejected_dir
+        rejected.mkdir(parents=True, exist_ok=True)
         # sequence numbers restart once the spool is empty: the time keeps names apart
         kept = rejected / f"unreadable_{time.time_ns()}_{path.name}"
         os.replace(path, kept)
@@ -157,3 +239,33 @@ class Spool:
     def remove(batch: SpooledBatch) -> None:
         """Delete a batch after its rows were committed."""
         batch.path.unlink(missing_ok=True)
+
+
+def _files(directory: Path) -> list[tuple[int, Path]]:
+    found = []
+    for path in directory.iterdir():
+        match = _FILE.match(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def _lock_if_gone(directory: Path) -> int | None:
+    """The lock of a process's spool directory if its owner is gone; None while it runs (or if the
+    directory was just removed by a neighbour that adopted it)."""
+    try:
+        return try_lock(directory / LOCK_NAME)
+    except FileNotFoundError:
+        return None
+
+
+def _remove_dir(directory: Path) -> None:
+    """Remove an emptied spool directory (its lock and never acknowledged `.tmp` files included); anything
+    unexpected in it stays."""
+    for stale in directory.glob("*.tmp"):
+        stale.unlink(missing_ok=True)
+    (directory / LOCK_NAME).unlink(missing_ok=True)
+    try:
+        directory.rmdir()
+    except OSError as exc:
+        log.warning("spool directory %s not removed (%s)", directory, exc.strerror or exc)

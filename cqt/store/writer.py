@@ -12,8 +12,13 @@ differing columns) and recorded in `key_conflicts` with both versions. The check
 and only for a table whose INSERT inserted fewer rows than were staged.
 
 When PostgreSQL is unreachable, batches go to the on-disk `Spool` and are replayed in order once it is
-back; while anything is spooled, new batches queue behind it so order is kept. If the spool is full the
-batch stays in memory and an alarm is logged and counted: nothing is dropped silently.
+back; while anything is spooled, new batches queue behind it so order is kept. If the spool cannot take a
+batch (full, disk full, not writable, not a directory) the batch stays in memory and every drain retries;
+the first failure is logged at once as an ALARM (then once a minute while it lasts), counted, reported to
+`on_event` and kept in `metrics.spool_error` until a spool write (or a probe, once nothing is held)
+succeeds again. A spool that cannot be read or emptied is bypassed while PostgreSQL is up, so new rows
+are still written. Past `max_held_rows` in memory the writer keeps everything and raises one more ALARM
+(and event): it never drops rows, it says that memory grows.
 
 A batch that fails for any other reason than a lost connection (PostgreSQL rejects a value, binary COPY
 cannot encode one, e.g. an id >= 2^63) never stops the writer: each table is retried alone, then the
@@ -31,6 +36,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -47,6 +53,9 @@ FLUSH_TIMEOUT_S = 120.0
 # (still on disk in rejected/), so a batch of nothing but bad rows costs a bounded number of retries.
 ISOLATE_SPLITS = 64
 CONFLICT_LOG_EVERY_S = 60.0
+SPOOL_ALARM_EVERY_S = 60.0  # a failing spool is retried every drain; its ALARM is repeated this often
+# Rows held in memory (spool refusing, PostgreSQL away) past which the writer alarms: a few hundred MB.
+MAX_HELD_ROWS = 1_000_000
 
 
 class FlushTimeout(TimeoutError):
@@ -68,6 +77,9 @@ class WriterMetrics:
     spooled_batches: int = 0
     replayed_batches: int = 0
     spool_full_alarms: int = 0
+    spool_write_errors: int = 0  # spool operations that failed with an OSError (disk full, permissions, ...)
+    spool_error: str | None = None  # the current spool failure, one line; None while the spool works
+    backlog_alarms: int = 0  # times the rows held in memory went over max_held_rows
     rejected_batches: int = 0
     rejected_rows: int = 0
     # table -> rows not stored because their natural key was stored with another payload
@@ -184,13 +196,20 @@ class Writer:
         max_batch_rows: int = 20_000,
         max_latency_s: float = 0.25,
         reconnect_max_s: float = 5.0,
+        max_held_rows: int = MAX_HELD_ROWS,
         on_commit: Callable[[Batch, float], None] | None = None,
+        on_event: Callable[[str, str], None] | None = None,
     ) -> None:
         self._conninfo = conninfo
         # Called with each committed batch and the wall time (time.time()) right after its commit, so
         # benchmarks and monitors can measure event->commit latency; it runs on the writer task: keep it
         # cheap and do not raise.
         self.on_commit = on_commit
+        # Called with (kind, detail) when the spool starts failing (`spool_failing`), works again
+        # (`spool_recovered`) or the memory backlog passes its bound (`backlog_over_bound`): the bot records
+        # these in bot_events. Same rules as on_commit.
+        self.on_event = on_event
+        self.max_held_rows = max_held_rows
         self.spool = spool
         self.max_batch_rows = max_batch_rows
         self.max_latency_s = max_latency_s
@@ -198,7 +217,11 @@ class Writer:
         self.metrics = WriterMetrics(spool_depth=spool.depth, spool_bytes=spool.bytes_used)
         self._buffer: dict[str, list[Row]] = defaultdict(list)
         self._buffered = 0
-        self._held: list[Batch] = []  # batches the full spool could not take, oldest first
+        self._held: list[Batch] = []  # batches the spool could not take, oldest first
+        self._spool_alarmed_at = 0.0
+        self._over_bound = False
+        # Spooled files committed but not deleted (a read-only spool): not written again at each replay.
+        self._committed: set[Path] = set()
         self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
         self._staged: set[str] = set()
         self._next_connect = 0.0
@@ -267,7 +290,7 @@ class Writer:
         db = "connected" if self.metrics.connected else "not connected (retrying)"
         return (
             f"storage writer flush timed out after {timeout_s:g} s waiting for {self.backlog_rows} rows in"
-            f" memory (per table: {queued}) and {self.spool.depth} spooled batch(es); PostgreSQL {db}"
+            f" memory (per table: {queued}) and {self.metrics.spool_depth} spooled batch(es); PostgreSQL {db}"
         )
 
     def request_stop(self) -> None:
@@ -287,6 +310,7 @@ class Writer:
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
+        self.spool.release()
 
     # ---- the flusher ---------------------------------------------------------------------------
     async def run(self) -> None:
@@ -327,17 +351,19 @@ class Writer:
         batch = self._take_buffer()
         if batch:
             self._held.append(batch)
-        if not self._held and self.spool.depth == 0:
-            return
-        # Order: spooled batches are older than held ones (a batch is held only when the spool is full).
-        if await self._connected():
-            if self.spool.depth:
-                await self._replay()
-            while self._held and self.spool.depth == 0:
-                if not await self._write_or_keep(self._held[0]):
-                    break
-                self._held.pop(0)
-        self._spool_held()
+        spooled = self._spool_depth()
+        if self._held or spooled:
+            # Spooled batches are older than held ones (a batch is held only when the spool refused it), so
+            # they go first; a spool that cannot be read or emptied is passed by, not waited for.
+            if await self._connected() and (not spooled or await self._replay()):
+                while self._held:
+                    if not await self._write_or_keep(self._held[0]):
+                        break
+                    self._held.pop(0)
+            self._spool_held()
+        if self.metrics.spool_error is not None and not self._held:
+            self._probe_spool()
+        self._check_bound()
 
     def _take_buffer(self) -> Batch:
         batch = {table: rows for table, rows in self._buffer.items() if rows}
@@ -400,26 +426,115 @@ class Writer:
             columns = {table: SPECS[table].columns for table in self._held[0]}
             try:
                 self.spool.append(self._held[0], columns)
-            except SpoolFullError as exc:
-                self.metrics.spool_full_alarms += 1
-                log.critical("ALARM %s (%d rows held in memory)", exc, self.backlog_rows)
+            except (SpoolFullError, OSError) as exc:
+                self._spool_failed(exc)
                 break
             self._held.pop(0)
             self.metrics.spooled_batches += 1
+            self._spool_recovered()
         self._refresh_spool_metrics()
 
-    async def _replay(self) -> None:
-        for spooled in self.spool.batches():
-            if not await self._write_or_keep(spooled.tables):
-                break
-            self.spool.remove(spooled)
-            self.metrics.replayed_batches += 1
-            log.info("replayed spooled batch %d (%d rows)", spooled.seq, spooled.rows)
-        self._refresh_spool_metrics()
+    async def _replay(self) -> bool:
+        """Replay the spool oldest first; False when PostgreSQL was lost meanwhile. A spool that cannot be
+        read or emptied counts as replayed (True): it must not keep the held batches from PostgreSQL."""
+        try:
+            for spooled in self.spool.batches():
+                if spooled.path not in self._committed:
+                    if not await self._write_or_keep(spooled.tables):
+                        return False
+                    self._committed.add(spooled.path)
+                    self.metrics.replayed_batches += 1
+                    log.info("replayed spooled batch %d (%d rows)", spooled.seq, spooled.rows)
+                try:
+                    self.spool.remove(spooled)
+                except OSError as exc:
+                    self._spool_failed(exc)
+                    continue
+                self._committed.discard(spooled.path)
+        except OSError as exc:  # the directory itself cannot be listed or read
+            self._spool_failed(exc)
+        finally:
+            self._refresh_spool_metrics()
+        return True
+
+    def _spool_depth(self) -> int:
+        """Batches in the spool; 0 when it cannot be listed (recorded as a spool failure)."""
+        try:
+            return self.spool.depth
+        except OSError as exc:
+            self._spool_failed(exc)
+            return 0
 
     def _refresh_spool_metrics(self) -> None:
-        self.metrics.spool_depth = self.spool.depth
-        self.metrics.spool_bytes = self.spool.bytes_used
+        try:
+            self.metrics.spool_depth = self.spool.depth
+            self.metrics.spool_bytes = self.spool.bytes_used
+        except OSError as exc:
+            self._spool_failed(exc)
+
+    def _probe_spool(self) -> None:
+        try:
+            self.spool.probe()
+        except OSError as exc:
+            self._spool_failed(exc)
+            return
+        self._spool_recovered()
+
+    def _spool_failed(self, exc: Exception) -> None:
+        m = self.metrics
+        if isinstance(exc, SpoolFullError):
+            m.spool_full_alarms += 1
+        else:
+            m.spool_write_errors += 1
+        first = m.spool_error is None
+        m.spool_error = _first_line(exc)
+        now = time.monotonic()
+        if first or now - self._spool_alarmed_at >= SPOOL_ALARM_EVERY_S:
+            self._spool_alarmed_at = now
+            log.critical(
+                "ALARM the spool cannot take batches (%s); %d rows held in memory, retried at every flush;"
+                " PostgreSQL %s",
+                m.spool_error,
+                self.backlog_rows,
+                "connected" if m.connected else "not connected",
+            )
+        if first:
+            self._event("spool_failing", m.spool_error)
+
+    def _spool_recovered(self) -> None:
+        error = self.metrics.spool_error
+        if error is None:
+            return
+        self.metrics.spool_error = None
+        log.warning("the spool %s works again (it failed with: %s)", self.spool.directory, error)
+        self._event("spool_recovered", f"after: {error}")
+
+    def _check_bound(self) -> None:
+        held = self.backlog_rows
+        if held <= self.max_held_rows:
+            if self._over_bound:
+                self._over_bound = False
+                log.warning("rows held in memory back under the bound: %d <= %d", held, self.max_held_rows)
+            return
+        if self._over_bound:
+            return
+        self._over_bound = True
+        self.metrics.backlog_alarms += 1
+        detail = (
+            f"{held} rows held in memory, over the bound of {self.max_held_rows}: nothing is dropped, memory"
+            f" grows until the spool or PostgreSQL takes them (spool: {self.metrics.spool_error or 'ok'};"
+            f" PostgreSQL {'connected' if self.metrics.connected else 'not connected'})"
+        )
+        log.critical("ALARM %s", detail)
+        self._event("backlog_over_bound", detail)
+
+    def _event(self, kind: str, detail: str) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(kind, detail)
+        except Exception:  # a monitor's failure must not stop the writing
+            log.exception("the writer's on_event hook failed")
 
     async def _write(self, batch: Batch) -> None:
         conn = self._conn
@@ -492,7 +607,7 @@ class Writer:
         )
 
     def _reject(self, batch: Batch, exc: Exception) -> None:
-        rejected = Spool(self.spool.directory / "rejected", max_bytes=2**62)
+        rejected = Spool(self.spool.rejected_dir, max_bytes=2**62)
         columns = {t: SPECS[t].columns for t in batch}
         error = f"{type(exc).__name__}: {exc}"
         try:
