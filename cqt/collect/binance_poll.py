@@ -24,6 +24,7 @@ from typing import Any
 from cqt.collect import binance_parse as bp
 from cqt.collect.binance_rest import BinanceRest, BinanceRestError
 from cqt.collect.rows import MalformedFrame, Row, Sink
+from cqt.collect.stopping import until_stopped
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +101,9 @@ class BinancePoller:
         return out
 
     async def run(self) -> None:
-        """Poll until `stop()`; a call still waiting (for a ban, say) is cancelled at stop."""
-        loops = [asyncio.create_task(self._every(cadence)) for cadence in self.every]
-        try:
-            await self._stop.wait()
-        finally:
-            for task in loops:
-                task.cancel()
-            await asyncio.gather(*loops, return_exceptions=True)
+        """Poll until `stop()`; a call in flight (a slow answer, a retry's backoff, a ban's wait) is
+        cancelled at stop, so the poller stops at once."""
+        await until_stopped(self._stop, *(self._every(cadence) for cadence in self.every))
 
     async def _every(self, cadence: str) -> None:
         while True:

@@ -9,7 +9,6 @@ Each poll asks for the last `limit` completed buckets; re-reading them is idempo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import aiohttp
 
 from cqt.collect import coinglass_parse as cp
 from cqt.collect.rows import MalformedFrame, Row, Sink
+from cqt.collect.stopping import until_stopped
 from cqt.config import is_placeholder
 
 log = logging.getLogger(__name__)
@@ -112,21 +112,26 @@ class CoinglassPoller:
         return None
 
     async def run(self) -> None:
-        """Poll until `stop()`."""
+        """Poll until `stop()`; a call in flight at stop is cancelled (a slow answer may take the whole
+        30 s timeout, four of them a cycle), so the poller stops at once."""
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
-            while not self._stop.is_set():
-                await self.poll_once(http)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), timeout=self.period_s)
+            await until_stopped(self._stop, self._every_period(http))
+
+    async def _every_period(self, http: aiohttp.ClientSession) -> None:
+        while True:
+            await self.poll_once(http)
+            await asyncio.sleep(self.period_s)
 
     async def poll_once(self, http: aiohttp.ClientSession) -> None:
-        """One cycle: every series once, each outcome recorded."""
+        """One cycle: every series once, each outcome recorded; after `stop()` no further call starts."""
         refusal = self._refusal()
         if refusal is not None:
             log.error(refusal)
             self.sink("coinglass_call_status", [status_row(self.target.pair, "-", None, refusal, None)])
             return
         for endpoint, symbol, query in self.target.calls():
+            if self._stop.is_set():
+                return
             await self._call(http, endpoint, symbol, query)
 
     async def _call(
