@@ -185,6 +185,7 @@ class Bot:
             raise StartError(
                 f"cannot use {settings.spool_dir} ({exc.strerror or exc}); set SPOOL_DIR to a writable directory"
             ) from None
+        self.collection.writer.on_event = lambda kind, detail: self.record.event("writer", kind, detail)
         self.supervisor = Supervisor(self.record.event)
         self.probe = PredictionProbe()
         self.stop_cause = "crash"

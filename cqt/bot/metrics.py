@@ -121,6 +121,8 @@ class BotCollector(Collector):
             ("cqt_db_connected", "1 while the writer is connected to PostgreSQL.", int(m.connected)),
             ("cqt_write_backlog_rows", "Rows buffered in memory, not yet written or spooled.",
              self.col.writer.backlog_rows),
+            ("cqt_spool_failing", "1 while the spool refuses batches (full, disk full, not writable).",
+             int(m.spool_error is not None)),
         ):  # fmt: skip
             g = _gauge(name, doc)
             g.add_metric([], value)
@@ -130,6 +132,10 @@ class BotCollector(Collector):
             ("cqt_rows_inserted", "Rows that were new (duplicates absorbed by natural keys excluded).",
              m.rows_inserted),
             ("cqt_spool_full_alarms", "Times the spool was full (rows held in memory).", m.spool_full_alarms),
+            ("cqt_spool_write_errors", "Spool writes, listings or probes that failed (disk full, permissions).",
+             m.spool_write_errors),
+            ("cqt_write_backlog_alarms", "Times the rows held in memory went over the writer's bound.",
+             m.backlog_alarms),
             ("cqt_rejected_batches", "Batches PostgreSQL rejected for their content (kept aside).",
              m.rejected_batches),
         ):  # fmt: skip

@@ -156,7 +156,8 @@ class RunRecord:
             )
             await cur.execute(
                 "INSERT INTO writer_status (run_id, ts, rows_inserted, spool_depth, db_up, last_batch_ms,"
-                " max_batch_ms) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                " max_batch_ms, backlog_rows, spool_failing, last_error)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 (self.run_id, *snap.writer),
             )
 

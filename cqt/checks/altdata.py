@@ -21,6 +21,11 @@ Per stream of :mod:`cqt.checks.streams`:
   stored one in the window (``key_conflicts.last_seen``), per table, must be 0: that row was not stored,
   so the data differs from what the venue sent. Storage-wide, whatever ``--symbol`` selects; the detail
   shows the latest sample key with its stored and incoming values.
+* ``storage writer`` (from ``writer_status``, storage-wide): ``rows_inserted`` in the window, summed over
+  runs like ``reconnects``, fails when it is 0 while rows are queued (held in memory or spooled at the
+  latest heartbeat): the writer is not writing. ``spool_failing``: heartbeats in the window at which the
+  spool refused batches (disk full, not writable, not a directory), must be 0; the detail shows the
+  error. No snapshot in the window (no bot heartbeat) -> no value -> FAIL.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from typing import Any
 from psycopg import sql
 
 from cqt.checks.context import CheckContext
-from cqt.checks.result import Measurement, at_most
+from cqt.checks.result import Measurement, at_least, at_most
 from cqt.checks.run import main
 from cqt.checks.streams import FORCE_ORDER_CONNECTION, Stream, catalogue
 from cqt.store.writer import KeyConflict
@@ -50,7 +55,7 @@ def check(ctx: CheckContext) -> list[Measurement]:
     out: list[Measurement] = []
     for stream in catalogue(ctx.settings, ctx.binance_symbols, ctx.upbit_markets):
         out += event_stream(ctx, stream) if stream.fill == "none" else judge(ctx, stream)
-    return out + key_conflicts(ctx)
+    return out + key_conflicts(ctx) + storage_writer(ctx)
 
 
 def where(filters: dict[str, str]) -> sql.Composed:
@@ -223,6 +228,46 @@ def key_conflicts(ctx: CheckContext) -> list[Measurement]:
         detail = f"{received} differing row(s) not stored; latest {latest.sample()}"
         out.append(at_most(f"storage/{table} key_conflicts", int(keys), 0, "", detail))
     return out
+
+
+_WRITER = (
+    "SELECT max(rows_inserted) - coalesce(max(rows_inserted) FILTER (WHERE ts <= %(start)s), 0),"
+    " count(*) FILTER (WHERE ts > %(start)s), count(*) FILTER (WHERE ts > %(start)s AND spool_failing),"
+    " (array_agg(coalesce(backlog_rows, 0) ORDER BY ts DESC))[1], (array_agg(spool_depth ORDER BY ts DESC))[1],"
+    " (array_agg(last_error ORDER BY ts DESC) FILTER (WHERE ts > %(start)s AND last_error IS NOT NULL))[1]"
+    " FROM writer_status WHERE ts > %(base_since)s AND ts <= %(now)s"
+    " AND run_id IN (SELECT run_id FROM writer_status WHERE ts > %(start)s AND ts <= %(now)s)"
+    " GROUP BY run_id"
+)
+
+
+def storage_writer(ctx: CheckContext) -> list[Measurement]:
+    """Whether the storage writer wrote while it had rows, and whether its spool took batches."""
+    w = ctx.window
+    params = {"start": w.start, "now": w.now, "base_since": w.start - timedelta(seconds=COUNTER_BASE_S)}
+    runs = ctx.conn.execute(_WRITER, params).fetchall()
+    if not runs:
+        none = "no writer_status snapshot in the window (is the bot running?)"
+        return [
+            at_least("storage writer rows_inserted", None, 1, "rows", none),
+            at_most("storage writer spool_failing", None, 0, "", none),
+        ]
+    inserted = sum(int(r[0]) for r in runs)
+    beats, failing = sum(int(r[1]) for r in runs), sum(int(r[2]) for r in runs)
+    held, spooled = sum(int(r[3]) for r in runs), sum(int(r[4]) for r in runs)
+    errors = [r[5] for r in runs if r[5]]
+    queued = held > 0 or spooled > 0
+    written = Measurement(
+        "storage writer rows_inserted",
+        inserted,
+        1 if queued else None,
+        ">=",
+        "rows",
+        inserted > 0 or not queued,
+        f"{held} rows in memory and {spooled} spooled batch(es) at the latest heartbeat of {len(runs)} run(s)",
+    )
+    detail = f"of {beats} heartbeat(s)" + (f"; latest error: {errors[-1]}" if errors else "")
+    return [written, at_most("storage writer spool_failing", failing, 0, "", detail)]
 
 
 if __name__ == "__main__":

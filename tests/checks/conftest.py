@@ -190,6 +190,10 @@ def fill_market(conn: psycopg.Connection[Any], now: datetime, run_id: int) -> No
                 )
             )
     _insert(conn, "stream_status", status)
+    beats = range(0, SPAN_S + 1, 5)
+    writer = [dict(run_id=run_id, ts=start + timedelta(seconds=k), rows_inserted=10 * k, spool_depth=0, db_up=True,
+                   backlog_rows=0, spool_failing=False) for k in beats]  # fmt: skip
+    _insert(conn, "writer_status", writer)
 
 
 def fill_metrics(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> None:
