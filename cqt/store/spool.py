@@ -8,22 +8,22 @@ microseconds since the epoch: readable with standard tools during an incident. A
 read back (damaged on disk, edited by hand) is moved to `rejected/` with the reason, so it cannot block
 the batches behind it.
 
-Every bot process spools into a directory of its own, `SPOOL_DIR/<start time>-<pid>-<n>/`, held with an
+Every bot process spools into a directory of its own, `SPOOL_DIR/<start time>-<pid>-<tag>/`, held with an
 exclusive `flock` for the life of the process (`Spool.claim`), so two bots started from one directory
 never overwrite each other's files. At start a bot adopts the batches of every subdirectory whose lock is
 free (its bot is gone: crashed, killed, or stopped while PostgreSQL was away) and of the flat layout of
 earlier versions, so no spool is ever stranded. Rows PostgreSQL refuses and unreadable files go to
-`SPOOL_DIR/rejected/<start time>-<pid>-<n>/`.
+`SPOOL_DIR/rejected/<start time>-<pid>-<tag>/`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import logging
 import os
 import re
+import secrets
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,9 +37,9 @@ log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FILE = re.compile(r"^(\d{12})\.batch$")
-# A process's subdirectory: UTC start time, pid and a counter (a process may open several spools).
-_OWNER = re.compile(r"^\d{8}T\d{6}-\d+-\d+$")
-_CLAIMS = itertools.count(1)
+# A process's subdirectory: UTC start time, pid and a random tag (containers sharing a volume may all run
+# as pid 1, and one process may open several spools).
+_OWNER = re.compile(r"^\d{8}T\d{6}-\d+-[0-9a-f]{8}$")
 LOCK_NAME = "lock"
 
 Row = tuple[Any, ...]
@@ -97,7 +97,7 @@ class Spool:
         """This process's own spool under `root`, locked until `release()` or the process ends, holding the
         batches of every unlocked (orphaned) subdirectory and of the flat layout of earlier versions."""
         root.mkdir(parents=True, exist_ok=True)
-        owner = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}-{next(_CLAIMS)}"
+        owner = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}-{secrets.token_hex(4)}"
         # Built under a name no other bot adopts, then renamed: a neighbour scanning meanwhile never sees
         # this directory unlocked.
         building = root / f".{owner}.new"
