@@ -7,6 +7,9 @@ up to the first streamed trade, as a reconnect does. Either gap starts no later 
 previous run's newest stored bar: a killed run stored trades its aggregator had not yet made bars of
 (the last grace seconds), so the repair of the gap must rebuild those seconds too.
 
+Gaps an earlier run opened and never closed (it was killed, or its shutdown deadline cancelled the fill)
+are filled again by this run (`left_open`), within the same look-back.
+
 The newest stored row is read after the previous run's spool was replayed (`Collection.start` flushes
 the writer first); if PostgreSQL went away meanwhile, the trades still in the spool count as stored too.
 
@@ -26,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from cqt.collect.gap_ledger import Gap
 from cqt.store.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,10 @@ _NEWEST = {
 
 
 _NEWEST_BAR = "SELECT max(ts) FROM market_1s WHERE exchange = %s AND symbol = %s"
+_LEFT_OPEN = (
+    "SELECT exchange, symbol, stream, start_ts, end_ts, from_id, to_id, reason FROM gaps"
+    " WHERE status = 'open' AND exchange = %s AND symbol = %s AND end_ts >= %s ORDER BY start_ts"
+)
 
 
 @dataclass(frozen=True)
@@ -116,3 +124,22 @@ def within_reach(found: dict[Shard, Newest], max_age_s: float) -> dict[Shard, Ne
             "none" if newest.bar_ts is None else newest.bar_ts.isoformat(),
         )  # fmt: skip
     return kept
+
+
+def left_open(conninfo: str, shards: Iterable[Shard], max_age_s: float) -> list[Gap]:
+    """Gaps of these shards that earlier runs left `open` and that end within the look-back (blocking);
+    read when no spooled batch is left, since one may hold their closing rows."""
+    horizon = datetime.now(UTC) - timedelta(seconds=max_age_s)
+    gaps: list[Gap] = []
+    with psycopg.connect(conninfo) as conn:
+        for exchange, symbol in shards:
+            for x, sym, stream, start, end, from_id, to_id, reason in conn.execute(
+                _LEFT_OPEN, (exchange, symbol, horizon)
+            ):
+                gaps.append(Gap(x, sym, stream, start, end, from_id, to_id, reason or ""))
+    for gap in gaps:
+        log.warning(
+            "%s %s %s %s .. %s: left open by an earlier run; filling it",
+            gap.exchange, gap.symbol, gap.stream, gap.start.isoformat(), gap.end.isoformat(),
+        )  # fmt: skip
+    return gaps

@@ -28,7 +28,7 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -101,6 +101,7 @@ class UpbitWsCollector:
         gap_grace_ms: int = 2_000,
         orderbook_depth: int = 5,
         resume_from: Mapping[str, datetime] | None = None,
+        refill: Sequence[Gap] = (),
     ) -> None:
         self.markets = [m.upper() for m in markets]
         self.rest_url = rest_url.rstrip("/")
@@ -124,6 +125,11 @@ class UpbitWsCollector:
             m: t for m, t in (resume_from or {}).items() if m in self.markets
         }
         self._outage_reason = {m: "since the previous run" for m in self._outage_from}
+        # Gaps an earlier run left open: filled once this collector runs, with its first trade.
+        self._refill: dict[str, list[Gap]] = {}
+        for gap in refill:
+            if gap.symbol in self.markets:
+                self._refill.setdefault(gap.symbol, []).append(gap)
         self._filling: dict[str, list[Gap]] = {m: [] for m in self.markets}
         self._locks = {m: asyncio.Lock() for m in self.markets}
         self._fills: set[asyncio.Task[None]] = set()
@@ -236,10 +242,12 @@ class UpbitWsCollector:
         self._ws_first.setdefault(market, ts)
         if market not in self._ws_newest or ts > self._ws_newest[market]:
             self._ws_newest[market] = ts
+        fills = self._refill.pop(market, [])
         outage_from = self._outage_from.pop(market, None)
         if outage_from is not None:
             reason = self._outage_reason.pop(market, "reconnect")
-            gap = Gap(up.EXCHANGE, market, "trade", outage_from, max(ts, outage_from), reason=reason)
+            fills.append(Gap(up.EXCHANGE, market, "trade", outage_from, max(ts, outage_from), reason=reason))
+        for gap in fills:
             self.ledger.open(gap)
             self._filling[market].append(gap)
             task = asyncio.create_task(self._fill(gap))

@@ -12,6 +12,7 @@ The bots run `--source live` with the venue URLs pointed at a simulator in this 
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 from collections.abc import Iterator
@@ -22,10 +23,11 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
-from cqt.collect.rows import dt_to_ms
+from cqt.collect.rows import dt_to_ms, ms_to_dt
 from cqt.db import embedded
 from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
 from tests.bot.test_bot import METRICS_URL, start_bot, wait_for_log
+from tests.collect.test_collection import collect
 from tests.settings_env import bot_environ
 
 BTC, KRW_BTC = "BTCUSDT", "KRW-BTC"
@@ -170,3 +172,46 @@ def test_postgres_down_then_sigkill_then_restart_loses_nothing(
         sent = sent_trades(sim)
     assert code == 0, err[-3000:]
     assert_continuous(db, sent)
+
+
+async def test_gaps_an_earlier_run_left_open_are_filled_by_the_next(db: str, tmp_path: Path) -> None:
+    """A run killed (or cut by its shutdown deadline) while filling leaves its gap `open`: the next run
+    fills it, Binance by id and Upbit by time, and closes it."""
+    with SimServer.in_thread(sim_config()) as sim:
+        await asyncio.sleep(4)  # history the simulator's REST serves
+        sent = sent_trades(sim)
+        b, u = sent["binance"], sent["upbit"]
+        assert len(b.ids) > 80 and len(u.ids) > 80
+        spans = {
+            "binance": ("aggTrade", int(b.times[20]), int(b.times[60]), b.ids[20], b.ids[60]),
+            "upbit": ("trade", int(u.times[20]), int(u.times[60]), None, None),
+        }
+        with psycopg.connect(db) as conn:
+            for exchange, (stream, start, end, from_id, to_id) in spans.items():
+                conn.execute(
+                    "INSERT INTO gaps (exchange, symbol, stream, start_ts, end_ts, from_id, to_id, status, reason)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, 'open', 'left by a killed run')",
+                    (
+                        exchange,
+                        dict(SHARDS)[exchange],
+                        stream,
+                        ms_to_dt(start),
+                        ms_to_dt(end),
+                        from_id,
+                        to_id,
+                    ),
+                )
+
+        async def script(sim: SimServer) -> None:
+            await asyncio.sleep(5)
+
+        await collect(sim, db, tmp_path / "spool", script)
+    with psycopg.connect(db) as conn:
+        statuses = conn.execute("SELECT exchange, status FROM gaps ORDER BY exchange").fetchall()
+        assert statuses == [("binance", "filled"), ("upbit", "filled")], statuses
+        for exchange, symbol in SHARDS:
+            stored = {r[0] for r in conn.execute(
+                "SELECT trade_id FROM trades WHERE exchange = %s AND symbol = %s", (exchange, symbol)
+            )}  # fmt: skip
+            wanted = set(sent[exchange].ids[20:61])
+            assert wanted <= stored, f"{exchange}: {len(wanted - stored)} of {len(wanted)} not filled"
