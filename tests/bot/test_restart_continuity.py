@@ -17,15 +17,18 @@ import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import psycopg
 
+from cqt.collect import resume
 from cqt.collect.rows import dt_to_ms, ms_to_dt
 from cqt.db import embedded
 from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
+from cqt.store.spool import Spool
+from cqt.store.tables import SPECS
 from tests.bot.test_bot import METRICS_URL, start_bot, wait_for_log
 from tests.collect.test_collection import collect
 from tests.settings_env import bot_environ
@@ -215,3 +218,26 @@ async def test_gaps_an_earlier_run_left_open_are_filled_by_the_next(db: str, tmp
             )}  # fmt: skip
             wanted = set(sent[exchange].ids[20:61])
             assert wanted <= stored, f"{exchange}: {len(wanted - stored)} of {len(wanted)} not filled"
+
+
+def test_spooled_rows_count_as_stored_and_the_look_back_is_bounded(tmp_path: Path) -> None:
+    """PostgreSQL away again before the previous run's spool was replayed: the spooled trades and bars
+    are part of what that run received; a previous trade older than the look-back is not chased."""
+    now = datetime.now(UTC)
+    at = [now - timedelta(seconds=s) for s in (30, 20, 10, 9)]
+    spool = Spool(tmp_path / "spool", 10**6)
+    trades = [("binance", BTC, 7, at[1], at[1], 1.0, 1.0, 1), ("binance", BTC, 9, at[0], at[0], 1.0, 1.0, 1),
+              ("upbit", KRW_BTC, 5, at[2], at[2], 1.0, 1.0, 1), ("upbit", "KRW-ETH", 6, at[3], at[3], 1.0, 1.0, 1)]  # fmt: skip
+    bar = ("binance", BTC, at[2], at[2]) + (None,) * (len(SPECS["market_1s"].columns) - 4)
+    spool.append({"trades": trades, "market_1s": [bar]}, {t: SPECS[t].columns for t in SPECS})
+    stored = {("binance", BTC): resume.Newest(8, at[0] - timedelta(hours=7), at[0] - timedelta(hours=7)),
+              ("upbit", KRW_BTC): resume.Newest(4, at[0] - timedelta(hours=7))}  # fmt: skip
+    merged = resume.with_spooled(stored, spool, SHARDS)
+    # Binance by id (9, although older than id 7), Upbit by time; other shards are not looked at
+    assert merged == {
+        ("binance", BTC): resume.Newest(9, at[0], at[2]),
+        ("upbit", KRW_BTC): resume.Newest(5, at[2]),
+    }
+    assert merged[("binance", BTC)].gap_start == at[0]
+    assert resume.within_reach(stored, 6 * 3600.0) == {}
+    assert resume.within_reach(merged, 6 * 3600.0) == merged
