@@ -1,6 +1,7 @@
 """A spool that cannot take batches while PostgreSQL is down never silences the writer: the failure is logged
 at once (an ALARM, not a traceback per flush), recorded in bot_events and writer_status, the rows stay in
-memory (past the bound: kept, and said so), and once PostgreSQL is back every row is written exactly once."""
+memory (past the bound: kept, and said so), and once PostgreSQL is back every row is written exactly once;
+in the writer alone (ENOSPC, a file in place of the directory) and in the whole bot."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import asyncio
 import errno
 import logging
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,8 +23,11 @@ import pytest
 from cqt.bot.run_record import RunRecord, shard_keys
 from cqt.bot.status_snapshot import Snapshot, writer_row
 from cqt.db import embedded
+from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
 from cqt.store.spool import Spool
 from cqt.store.writer import Writer
+from tests.bot.test_bot import METRICS_URL, wait_for_log
+from tests.settings_env import bot_environ
 from tests.store.test_writer import count, trade
 
 
@@ -153,3 +161,54 @@ async def test_a_spool_directory_replaced_by_a_file_is_passed_by_then_replayed(
     await writer.stop()
     assert writer.metrics.spool_error is None
     assert count(conninfo) == (300, 300)
+
+
+def test_the_bot_records_a_failing_spool_and_loses_no_trade(
+    own_server: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The whole bot: its spool directory turns into a file, then PostgreSQL goes away for 8 s."""
+    data_dir, conninfo = own_server
+    with SimServer.in_thread(
+        SimConfig(seed=5, binance_symbols=("BTCUSDT",), upbit_symbols=("KRW-BTC",))
+    ) as sim:
+        env = bot_environ(tmp_path, conninfo, COINGLASS_API_KEY=SIM_COINGLASS_KEY, **sim.urls.as_env())
+        with open(tmp_path / "stderr", "w") as err:  # a file: a full pipe would block the bot
+            bot = subprocess.Popen(
+                [sys.executable, "-m", "cqt.bot", "--source", "live"], cwd=tmp_path, env=env, text=True,
+                stdout=subprocess.PIPE, stderr=err,
+            )  # fmt: skip
+        try:
+            wait_for_log(tmp_path / "logs" / "bot.log", METRICS_URL, 60)
+            time.sleep(3)
+            (own,) = [d for d in (tmp_path / "spool").iterdir() if d.name != "rejected"]
+            own.rename(tmp_path / "moved")
+            own.write_text("not a directory\n")
+            embedded.stop(data_dir)
+            time.sleep(8)
+            embedded.start(data_dir)
+            time.sleep(10)
+            bot.send_signal(signal.SIGTERM)
+            bot.communicate(timeout=60)
+        finally:
+            if bot.poll() is None:
+                bot.kill()
+        sent = {
+            "binance": sim.ledger.binance_trade_ids("BTCUSDT"),
+            "upbit": sim.ledger.upbit_trade_ids("KRW-BTC"),
+        }
+    stderr = (tmp_path / "stderr").read_text()
+    assert bot.returncode == 0, stderr[-3000:]
+    assert (
+        "CRITICAL cqt.store.writer: ALARM the spool cannot take batches ([Errno 20] Not a directory" in stderr
+    )
+    with psycopg.connect(conninfo) as conn:
+        events = conn.execute("SELECT kind, detail FROM bot_events WHERE component = 'writer'").fetchall()
+        assert [k for k, _ in events] == ["spool_failing"] and "Not a directory" in events[0][1], events
+        flags = conn.execute("SELECT bool_or(spool_failing), max(last_error) FROM writer_status").fetchone()
+        assert flags is not None and flags[0] is True and "Not a directory" in flags[1]
+        for exchange, ids in sent.items():
+            stored = [r[0] for r in conn.execute(
+                "SELECT trade_id FROM trades WHERE exchange = %s ORDER BY trade_id", (exchange,)
+            )]  # fmt: skip
+            assert len(stored) > 100
+            assert stored == [i for i in ids if stored[0] <= i <= stored[-1]], exchange
