@@ -607,9 +607,34 @@ class Writer:
         )
 
     def _reject(self, batch: Batch, exc: Exception) -> None:
+        self.metrics.rejected_batches += 1
+        self.metrics.rejected_rows += _rows(batch)
+        try:
+            kept = self._keep_aside(batch, f"{type(exc).__name__}: {exc}")
+        except OSError as failed:
+            # PostgreSQL refuses these rows and the disk cannot keep them: the log is their last record, and
+            # waiting would block every batch behind them.
+            self.metrics.spool_write_errors += 1
+            table, rows = next(iter(batch.items()))
+            log.critical(
+                "ALARM a batch of %d rows PostgreSQL rejected (%s) cannot be kept aside (%s); dropped, e.g. %s %r",
+                _rows(batch),
+                _first_line(exc),
+                _first_line(failed),
+                table,
+                rows[0],
+            )
+            return
+        log.error(
+            "a batch of %d rows was rejected (%s); kept in %s",
+            _rows(batch),
+            _first_line(exc),
+            kept,
+        )
+
+    def _keep_aside(self, batch: Batch, error: str) -> Path:
         rejected = Spool(self.spool.rejected_dir, max_bytes=2**62)
         columns = {t: SPECS[t].columns for t in batch}
-        error = f"{type(exc).__name__}: {exc}"
         try:
             kept = rejected.append(batch, columns)
         except (TypeError, ValueError):  # a value JSON cannot hold, likely the cause of the failure itself
@@ -618,14 +643,7 @@ class Writer:
             )
             error += "\n(values stored as Python repr: the batch held a value the spool cannot encode)"
         kept.with_suffix(".error").write_text(error + "\n")
-        self.metrics.rejected_batches += 1
-        self.metrics.rejected_rows += _rows(batch)
-        log.error(
-            "a batch of %d rows was rejected (%s); kept in %s",
-            _rows(batch),
-            _first_line(exc),
-            kept,
-        )
+        return kept
 
     # ---- connection management -----------------------------------------------------------------
     async def _connected(self) -> bool:

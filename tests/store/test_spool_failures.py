@@ -212,3 +212,21 @@ def test_the_bot_records_a_failing_spool_and_loses_no_trade(
             )]  # fmt: skip
             assert len(stored) > 100
             assert stored == [i for i in ids if stored[0] <= i <= stored[-1]], exchange
+
+
+async def test_rejected_rows_the_disk_cannot_keep_are_named_and_block_nothing(
+    db: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "file").write_text("")
+    writer = Writer(db, Spool(tmp_path / "spool", 10**7, rejected_dir=tmp_path / "file" / "rejected"))
+    bad = list(trade(1))
+    bad[5] = -1.0  # price must be > 0 (CHECK constraint)
+    writer.put("trades", [tuple(bad), trade(2)])
+    await writer.flush()
+    writer.put("trades", [trade(3)])
+    await writer.flush()
+    await writer.stop()
+    assert count(db) == (2, 2)  # the good rows of that batch and the batch behind it
+    assert writer.metrics.rejected_rows == 1 and writer.metrics.spool_write_errors == 1
+    dropped = [r.getMessage() for r in caplog.records if r.levelname == "CRITICAL"]
+    assert len(dropped) == 1 and "cannot be kept aside" in dropped[0] and "-1.0" in dropped[0], dropped
