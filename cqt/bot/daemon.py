@@ -5,7 +5,8 @@ migrations -> metrics port -> shard locks and the `bot_runs` row -> writer and c
 `duration` (the `--duration` elapsed), `signal` (SIGINT/SIGTERM), `lost` (the shard locks were lost
 after a database outage), `crash` (an error outside the supervised tasks, recorded with the exception).
 Shutdown stops intake first, then flushes gap fills, bars, repairs, the writer and the spool, then
-closes the run row.
+closes the run row, all within `SHUTDOWN_S`; a run row PostgreSQL could not take then is closed as `lost`
+by the next start.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from pydantic import SecretStr
 from cqt.bot import status_snapshot
 from cqt.bot.metrics import BotCollector, MetricsPortError, MetricsServer, PredictionProbe
 from cqt.bot.predict_loop import PredictionLoop
-from cqt.bot.run_record import AlreadyRunning, RunLost, RunRecord, shard_keys
+from cqt.bot.run_record import AlreadyRunning, RunRecord, shard_keys
 from cqt.bot.status_log import StatusLog
 from cqt.bot.supervisor import Supervisor
 from cqt.collect import venue_symbols
 from cqt.collect.collection import Collection, Component, Tuning
+from cqt.collect.stopping import CANCEL_GRACE_S, finish_by
 from cqt.config import Settings
 from cqt.db.connect import DbTarget, resolve
 from cqt.db.migrate import migrate
@@ -44,6 +46,11 @@ from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
 log = logging.getLogger("cqt.bot")
 
 LIVE_HORIZON_S = 120
+# The whole shutdown, from the stop cause to the closed run row (docs/design.md §5.7): Docker sends SIGKILL
+# 10 s after SIGTERM, and the end-of-run summary and the interpreter's exit need the rest.
+SHUTDOWN_S = 7.0
+# The part of it the run row's close always gets (connect, the last events, the stop).
+RUN_ROW_S = 1.5
 # A `--source sim --duration 120` demonstration must show settled predictions: H = 120 s could not settle
 # within the run, so the simulator's default horizon is 30 s (override with --horizon).
 SIM_HORIZON_S = 30
@@ -213,22 +220,33 @@ class Bot:
             metrics.close()
             raise StartError(str(exc)) from None
         started = time.monotonic()
+        loop = asyncio.get_running_loop()
         heartbeat = asyncio.create_task(self.record.heartbeat(), name="heartbeat")
+        deadline: float | None = None  # of the whole shutdown, set when a stop cause arrives
         try:
             await self._start(run_id, metrics.port)
             await self._wait_for_stop(heartbeat, started)
-            await self.collection.shutdown(self.supervisor.tasks)
+            deadline = loop.time() + SHUTDOWN_S
+            await self.collection.shutdown(self.supervisor.tasks, timeout_s=SHUTDOWN_S - RUN_ROW_S)
         except Exception as exc:  # recorded as the run's crash, then re-raised for the exit code
             self.request_stop("crash", "".join(traceback.format_exception(exc))[-2000:])
             log.exception("bot crashed")
             raise
         finally:
+            if deadline is None:
+                deadline = loop.time() + SHUTDOWN_S
             self.record.stop()
-            with contextlib.suppress(RunLost, psycopg.Error):
-                await heartbeat
-            await self.record.close(self.stop_cause, self.stop_detail)
+            if not heartbeat.done():
+                await finish_by({heartbeat: "heartbeat"}, loop.time() + CANCEL_GRACE_S)
+            closed = await self.record.close(
+                self.stop_cause, self.stop_detail, timeout_s=max(RUN_ROW_S, deadline - loop.time())
+            )
             metrics.close()
-            log.info("run %d stopped: %s %s", run_id, self.stop_cause, self.stop_detail)
+            log.info(
+                "run %d stopped: %s %s%s", run_id, self.stop_cause, self.stop_detail,
+                "" if closed else "; its bot_runs row stays open (PostgreSQL unavailable): the next start"
+                " closes it with stop cause lost",
+            )  # fmt: skip
         return 0
 
     async def _start(self, run_id: int, metrics_port: int) -> None:

@@ -8,6 +8,11 @@ again; if another process got them meanwhile, the run ends with stop cause `lost
 
 Task events (crash, restart) are queued in memory and written with the next heartbeat, so an event that
 happens while PostgreSQL is down is written when it is back.
+
+The stop is written within the shutdown's bound (docs/design.md §5.7). A row PostgreSQL could not take
+then (a SIGTERM during an outage) or that no process closed (a kill) is closed by the next start, with
+stop cause `lost` and a detail saying why: its process is gone from this host, or its heartbeat is older
+than `STALE_RUN_S`.
 """
 
 from __future__ import annotations
@@ -24,8 +29,14 @@ import psycopg
 
 import cqt
 from cqt.bot.status_snapshot import Snapshot
+from cqt.collect.stopping import finish_by
 
 log = logging.getLogger(__name__)
+
+# A run row whose heartbeat is older than this is closed as `lost` by the next start whatever its host:
+# a process that has not reached PostgreSQL for that long records nothing of its run any more.
+STALE_RUN_S = 600.0
+CLOSE_RETRY_S = 1.0
 
 
 class AlreadyRunning(RuntimeError):
@@ -76,7 +87,36 @@ class RunRecord:
         row = await cur.fetchone()
         assert row is not None
         self.run_id = int(row[0])
+        await self._close_abandoned(self._conn)
         return self.run_id
+
+    async def _close_abandoned(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Close as `lost` every run row its process left open (stopped while PostgreSQL was away, killed):
+        on this host when its pid no longer runs, on any host when its heartbeat is older than
+        `STALE_RUN_S`. Its stop time is its last heartbeat, the last moment it is known to have run."""
+        host = socket.gethostname()
+        cur = await conn.execute(
+            "SELECT run_id, host, pid, heartbeat_at, extract(epoch FROM now() - heartbeat_at)::float8"
+            " FROM bot_runs WHERE stopped_at IS NULL AND run_id <> %s ORDER BY run_id",
+            (self.run_id,),
+        )
+        for run_id, run_host, pid, beat, age in await cur.fetchall():
+            if run_host == host and not pid_running(pid):
+                why = f"its process (pid {pid} on {host}) is no longer running"
+            elif age > STALE_RUN_S:
+                why = f"no heartbeat for {age:.0f} s (more than {STALE_RUN_S:.0f} s)"
+            else:
+                continue
+            detail = (
+                f"not closed by its own process: {why}; stopped at its last heartbeat"
+                f" {beat.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC; closed at the start of run {self.run_id}"
+            )
+            await conn.execute(
+                "UPDATE bot_runs SET stopped_at = heartbeat_at, stop_cause = 'lost', stop_detail = %s"
+                " WHERE run_id = %s AND stopped_at IS NULL",
+                (detail, run_id),
+            )
+            log.warning("run %d closed as lost: %s", run_id, detail)
 
     async def _lock_all(self, conn: psycopg.AsyncConnection[Any]) -> bool:
         for key in self.shards:
@@ -173,25 +213,76 @@ class RunRecord:
         """End the heartbeat loop."""
         self._stop.set()
 
-    async def close(self, cause: str, detail: str = "") -> None:
-        """Write the last events and the stop (time, cause, detail); release the locks."""
-        for attempt in range(10):
-            try:
-                try:
-                    await self._beat()
-                except RunLost:
-                    # Another process collects these shards now; closing our own run row needs no lock.
-                    self._conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
-                    await self._beat()
-                assert self._conn is not None
-                await self._conn.execute(
-                    "UPDATE bot_runs SET stopped_at = now(), heartbeat_at = now(), stop_cause = %s,"
-                    " stop_detail = %s WHERE run_id = %s",
-                    (cause, detail[:2000] or None, self.run_id),
-                )
-                break
-            except psycopg.OperationalError as exc:
-                log.warning("could not close run %s yet (%s); retry %d", self.run_id, exc, attempt + 1)
-                await self._drop_conn()
-                await asyncio.sleep(1.0)
+    async def close(self, cause: str, detail: str = "", *, timeout_s: float = 10.0) -> bool:
+        """Write the last events and the stop (time, cause, detail) and release the locks, retrying for at
+        most `timeout_s`. False when PostgreSQL did not take it by then: the row stays open and the next
+        start closes it as `lost` (see `_close_abandoned`)."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + timeout_s
+        attempt = asyncio.ensure_future(self._close_until(cause, detail, until))
+        await finish_by({attempt: f"closing run {self.run_id}"}, until)
         await self._drop_conn()
+        if attempt.cancelled():
+            failed: str | None = "no answer"
+        elif (exc := attempt.exception()) is not None:
+            failed = _first_line(exc)
+        else:
+            failed = attempt.result()
+        if failed:
+            log.warning(
+                "run %s not closed: PostgreSQL did not take its stop within %.1f s (%s)",
+                self.run_id,
+                timeout_s,
+                failed,
+            )
+        return not failed
+
+    async def _close_until(self, cause: str, detail: str, until: float) -> str | None:
+        """Close the row, retrying until the loop time `until`; None once closed, else the last error."""
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._close_row(cause, detail)
+                return None
+            except psycopg.OperationalError as exc:
+                await self._drop_conn()
+                if loop.time() + CLOSE_RETRY_S >= until:
+                    return _first_line(exc)
+                log.warning(
+                    "could not close run %s yet (%s); retry %d", self.run_id, _first_line(exc), attempt
+                )
+                await asyncio.sleep(CLOSE_RETRY_S)
+
+    async def _close_row(self, cause: str, detail: str) -> None:
+        try:
+            await self._beat()
+        except RunLost:
+            # Another process collects these shards now; closing our own run row needs no lock.
+            self._conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+            await self._beat()
+        assert self._conn is not None
+        await self._conn.execute(
+            "UPDATE bot_runs SET stopped_at = now(), heartbeat_at = now(), stop_cause = %s,"
+            " stop_detail = %s WHERE run_id = %s",
+            (cause, detail[:2000] or None, self.run_id),
+        )
+
+
+def pid_running(pid: int) -> bool:
+    """Whether a process `pid` exists on this host (one of another user counts)."""
+    if pid <= 0:  # 0 and negative pids name process groups, not a process
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: existence check only
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -10,7 +10,8 @@ The bot supervises `components` one by one (restart with backoff); tests run the
 collector writes through one sink: `BarFeed.tee(writer.put)`, so trades and quotes also become bars.
 Shutdown order matters for "nothing lost": intake stops first, then in-flight gap fills finish, then the
 aggregators flush their open bars, then bar repairs run, then the writer flushes and (if PostgreSQL is
-away) spools.
+away) spools. The whole shutdown has one deadline (docs/design.md §5.7): a step still running at its
+deadline is cancelled, and what the writer has not written by the end is spooled.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from cqt.collect.coinglass_poll import CoinglassPoller, CoinglassTarget
 from cqt.collect.gap_ledger import Gap, GapLedger
 from cqt.collect.id_gaps import IdGap
 from cqt.collect.rows import dt_to_ms
+from cqt.collect.stopping import finish_by
 from cqt.collect.upbit_ws import UpbitWsCollector
 from cqt.config import Settings
 from cqt.store.spool import Spool
@@ -44,6 +46,11 @@ from cqt.store.writer import Writer
 log = logging.getLogger(__name__)
 
 VENUES = ("upbit", "binance", "binance_rest", "coinglass")
+# The shutdown's default bound (the bot gives its own): well inside Docker's 10 s grace before SIGKILL.
+SHUTDOWN_S = 6.0
+# What the steps before the writer leave it: a last flush, or spooling the rows it holds.
+WRITER_S = 2.0
+STEP_MIN_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -208,27 +215,59 @@ class Collection:
 
         return stopping
 
-    async def shutdown(self, tasks: dict[str, asyncio.Task[None]]) -> None:
-        """Stop in the order that loses nothing; `tasks` maps component names to their running tasks."""
-        await self._stop_and_wait(tasks, intake=True)
-        if self.gap_filler is not None:
-            await self.gap_filler.drain()  # fills sink trades: the bar feed must still be running
-        await self._stop_and_wait(tasks, intake=False)
+    async def shutdown(self, tasks: dict[str, asyncio.Task[None]], *, timeout_s: float = SHUTDOWN_S) -> None:
+        """Stop in the order that loses nothing, within `timeout_s`; `tasks` maps component names to their
+        running tasks. A step still running at its deadline is cancelled and named in the log (a cancelled
+        gap fill leaves its gap open in the ledger); the steps before the writer leave it `WRITER_S`, and
+        whatever it has not written by the end is spooled."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout_s
+        steps_end = end - min(WRITER_S, timeout_s / 2)
+
+        def step_end() -> float:
+            # a step after one that took all the time still gets a moment: a quick step then ends normally
+            return max(steps_end, loop.time() + STEP_MIN_S)
+
+        await self._stop_and_wait(tasks, intake=True, until=step_end())
+        if self.gap_filler is not None and self.gap_filler.in_flight:
+            # fills sink trades: the bar feed must still be running
+            fills = asyncio.ensure_future(self.gap_filler.drain())
+            await finish_by(
+                {fills: f"{self.gap_filler.in_flight} gap fill(s) (their gaps stay open)"}, step_end()
+            )
+        await self._stop_and_wait(tasks, intake=False, until=step_end())
         self.bars.flush()
-        await self.repair.work(all_pending=True)
+        if self.repair.pending:
+            repairs = asyncio.ensure_future(self.repair.work(all_pending=True))
+            await finish_by({repairs: f"{len(self.repair.pending)} bar repair(s)"}, step_end())
         # The writer goes last: everything above still writes through it.
-        self._writer.request_stop()
-        if self._writer.name in tasks:
-            await asyncio.gather(tasks[self._writer.name], return_exceptions=True)
-        await self.writer.stop()
+        await self._stop_writer(tasks.get(self._writer.name), end)
         if self._http is not None:
             await self._http.close()
 
-    async def _stop_and_wait(self, tasks: dict[str, asyncio.Task[None]], *, intake: bool) -> None:
+    async def _stop_and_wait(
+        self, tasks: dict[str, asyncio.Task[None]], *, intake: bool, until: float
+    ) -> None:
         chosen = [c for c in self.components if c.intake is intake and c is not self._writer]
         for comp in chosen:
             comp.request_stop()
-        await asyncio.gather(*(tasks[c.name] for c in chosen if c.name in tasks), return_exceptions=True)
+        await finish_by({tasks[c.name]: c.name for c in chosen if c.name in tasks}, until)
+
+    async def _stop_writer(self, task: asyncio.Task[None] | None, end: float) -> None:
+        self._writer.request_stop()
+        late = await finish_by({task: "storage writer"} if task is not None else {}, end)
+        if not late:
+            final = asyncio.ensure_future(self.writer.stop())
+            late = await finish_by({final: "storage writer's last flush"}, end)
+        if late:
+            rows = await self.writer.stop_now()
+            log.warning("shutdown: PostgreSQL had not taken %d row(s) by the deadline; spooled them", rows)
+        m = self.writer.metrics
+        if m.spool_depth:
+            log.warning(
+                "shutdown: %d batch(es) (%d bytes) wait in the spool %s; the next start replays them",
+                m.spool_depth, m.spool_bytes, self.writer.spool.directory,
+            )  # fmt: skip
 
     async def run(self, until: asyncio.Event) -> None:
         """Start, run every component until `until` is set, shut down (tests and simple tools)."""

@@ -312,6 +312,21 @@ class Writer:
             self._conn = None
         self.spool.release()
 
+    async def stop_now(self) -> int:
+        """Spool every row still in memory without waiting for PostgreSQL, then close as `stop()` does: the
+        end of a shutdown past its deadline, once no drain runs (docs/design.md §5.7). Returns the rows
+        spooled; rows the spool refuses stay in memory, alarmed, and end with the process."""
+        batch = self._take_buffer()
+        if batch:
+            self._held.append(batch)
+        before = self.backlog_rows
+        self._spool_held()
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+        self.spool.release()
+        return before - self.backlog_rows
+
     # ---- the flusher ---------------------------------------------------------------------------
     async def run(self) -> None:
         """Flush until `request_stop()`. The queued rows live in the writer, not in this coroutine: a run
