@@ -87,24 +87,39 @@ class _Venue:
     seen: dict[str, set[int]] = field(default_factory=dict)
     seen_order: deque[tuple[int, str, int]] = field(default_factory=deque)
     first_recv: dict[str, datetime] = field(default_factory=dict)  # table -> recv_ts of its first row
+    first_event_ms: int | None = None  # event time of the earliest row of the first pushed batch
     newest: tuple[int, datetime] | None = None  # newest event time (ms) and its recv_ts
     stopped_at: datetime | None = None  # when the collector stopped listening (local clock)
 
     def note_arrivals(self, table: str, ts_ms: np.ndarray, rows: list[Row]) -> None:
         """Remember what the boundary rules need from one pushed batch."""
         self.first_recv.setdefault(table, min(r[4] for r in rows))
+        if self.first_event_ms is None:
+            self.first_event_ms = int(ts_ms.min())
         i = int(ts_ms.argmax())
         if self.newest is None or int(ts_ms[i]) > self.newest[0]:
             self.newest = (int(ts_ms[i]), rows[i][4])
 
-    def partial(self, ts: np.ndarray) -> np.ndarray:
-        """Which bars `ts` (ends, ms) the collector did not cover whole."""
-        out = np.zeros(len(ts), dtype=np.bool_)
+    def covered(self) -> tuple[int | None, int | None]:
+        """The first and the last bar end (ms) whose second the collector covered whole; None while a
+        side is open (nothing received yet, not stopped yet)."""
+        first = last = None
         if self.first_recv:
-            out |= ts - 1000 < dt_to_ms(max(self.first_recv.values()))
+            since = dt_to_ms(max(self.first_recv.values()))
+            first = -(-since // 1000) * 1000 + 1000
         if self.stopped_at is not None and self.newest is not None:
             heard_until = self.newest[0] + dt_to_ms(self.stopped_at) - dt_to_ms(self.newest[1])
-            out |= ts > heard_until
+            last = heard_until // 1000 * 1000
+        return first, last
+
+    def partial(self, ts: np.ndarray) -> np.ndarray:
+        """Which bars `ts` (ends, ms) the collector did not cover whole."""
+        first, last = self.covered()
+        out = np.zeros(len(ts), dtype=np.bool_)
+        if first is not None:
+            out |= ts < first
+        if last is not None:
+            out |= ts > last
         return out
 
     def symbol_id(self, symbol: str) -> int:
@@ -224,6 +239,16 @@ class BarFeed:
     def stop_listening(self, exchange: str, at: datetime | None = None) -> None:
         """The collector of `exchange` stops (now, or `at`): the bars it no longer covers whole are flagged."""
         self._venue(exchange).stopped_at = at or datetime.now(UTC)
+
+    def covered_bars(self, exchange: str) -> tuple[int | None, int | None]:
+        """The first and the last bar end (ms) the collector of `exchange` covered whole (None: open)."""
+        venue = self.venues.get(exchange)
+        return (None, None) if venue is None else venue.covered()
+
+    def first_event_ms(self, exchange: str) -> int | None:
+        """The earliest event time of the first rows this run received from `exchange`."""
+        venue = self.venues.get(exchange)
+        return None if venue is None else venue.first_event_ms
 
     def watermark_ms(self, exchange: str) -> int | None:
         """The exchange aggregator's watermark (event time), None before its first event."""

@@ -6,13 +6,17 @@ batch kernel (`cqt.bars_rebuild`) once (a) the live aggregator can no longer rev
 the range plus the lateness window), so the two never race, and (b) the writer has committed everything
 put before the gap closed (a flush with an empty spool), so the rebuild reads the filled trades.
 A rebuild that fails because PostgreSQL is away stays queued and is retried.
+
+A run's boundary bars the collector did not cover whole stay flagged (`BarFeed`, docs/design.md §3.3): a
+repair leaves them out, unless its gap began before the run's first event (the gap since the previous
+run), whose fill covered what the collector missed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import psycopg
@@ -36,13 +40,14 @@ class Repair:
     symbol: str
     first_bar: datetime
     last_bar: datetime
+    gap_start: datetime | None = None  # where the gap that touched them began
 
 
 def touched_bars(gap: Gap) -> Repair:
     """The bars whose interval `[ts - 1 s, ts)` meets the gap's `[start, end]`."""
     first = ms_to_dt(dt_to_ms(gap.start) // 1000 * 1000) + _SECOND
     last = ms_to_dt(dt_to_ms(gap.end) // 1000 * 1000) + _SECOND
-    return Repair(gap.exchange, gap.symbol, first, last)
+    return Repair(gap.exchange, gap.symbol, first, last, gap.start)
 
 
 class BarRepair:
@@ -62,6 +67,23 @@ class BarRepair:
         """GapLedger close listener."""
         self.pending.append(touched_bars(gap))
 
+    def _covered(self, repair: Repair) -> Repair | None:
+        """`repair` without the boundary bars the collector did not cover whole; None if nothing is left."""
+        first, last = self.feed.covered_bars(repair.exchange)
+        first_event = self.feed.first_event_ms(repair.exchange)
+        # judged when the repair runs: a gap may close before the feed saw the run's first rows
+        before_run = (
+            repair.gap_start is not None
+            and first_event is not None
+            and dt_to_ms(repair.gap_start) < first_event
+        )
+        lo, hi = repair.first_bar, repair.last_bar
+        if first is not None and not before_run:
+            lo = max(lo, ms_to_dt(first))
+        if last is not None:
+            hi = min(hi, ms_to_dt(last))
+        return replace(repair, first_bar=lo, last_bar=hi) if lo <= hi else None
+
     def _final(self, repair: Repair) -> bool:
         watermark = self.feed.watermark_ms(repair.exchange)
         return watermark is not None and watermark - self.feed.lateness_ms >= dt_to_ms(repair.last_bar)
@@ -79,8 +101,9 @@ class BarRepair:
         if self.writer.metrics.spool_depth or self.writer.backlog_rows:
             return  # the filled trades are not all committed yet
         for repair in ready:
+            bounded = self._covered(repair)
             try:
-                rows = await asyncio.to_thread(self._rebuild, repair)
+                rows = 0 if bounded is None else await asyncio.to_thread(self._rebuild, bounded)
             except psycopg.OperationalError as exc:
                 log.warning("bar repair postponed, PostgreSQL unavailable: %s", str(exc).splitlines()[0])
                 return

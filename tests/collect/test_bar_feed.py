@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -12,12 +13,14 @@ import pytest
 from cqt.bars import trade_bars
 from cqt.bars_rebuild import rebuild_range
 from cqt.collect.bar_feed import BarFeed
-from cqt.collect.bar_repair import touched_bars
+from cqt.collect.bar_repair import BarRepair, touched_bars
 from cqt.collect.gap_ledger import Gap
 from cqt.collect.rows import Row, ms_to_dt
 from cqt.db.connect import with_utc
 from cqt.db.migrate import migrate
+from cqt.store.spool import Spool
 from cqt.store.tables import SPECS
+from cqt.store.writer import Writer
 
 T0_MS = 1_790_000_000_000
 TRADE_FIELDS = ("open", "high", "low", "close", "volume", "n_trades", "buy_volume", "sell_volume")
@@ -91,6 +94,29 @@ def test_boundary_bars_the_collector_did_not_cover_whole_are_gap_bars(
     col = SPECS["market_1s"].columns
     gaps = {row[2]: row[col.index("gap")] for row in _last_revision(emitted).values()}
     assert gaps == {ms_to_dt(T0_MS + 1000 * k): k == 1 or (k == 5 and last_flagged) for k in range(1, 6)}
+
+
+def test_repairs_leave_the_boundary_bars_the_collector_missed_flagged(tmp_path: Path) -> None:
+    feed = BarFeed(lambda table, rows: None, grace_ms=500, lateness_ms=5_000)
+    times = range(T0_MS + 250, T0_MS + 5_000, 100)  # listening from 0.3 s into the first second
+    feed.add_trades([("binance", "BTCUSDT", i, ms_to_dt(t), ms_to_dt(t + 50), 100.0, 1.0, 1)
+                     for i, t in enumerate(times)])  # fmt: skip
+    feed.push()
+    feed.stop_listening("binance", at=ms_to_dt(T0_MS + 5_000))  # inside the fifth second
+    repair = BarRepair("", feed, Writer("", Spool(tmp_path / "spool", 10**6)))
+    # a hole inside the run: its fill cannot cover what came before the connection or after the stop
+    repair.schedule(
+        Gap("binance", "BTCUSDT", "aggTrade", ms_to_dt(T0_MS + 250), ms_to_dt(T0_MS + 4_950)), True
+    )
+    # the gap since the previous run: its fill covered the first second up to the first streamed trade
+    repair.schedule(
+        Gap("binance", "BTCUSDT", "aggTrade", ms_to_dt(T0_MS - 60_000), ms_to_dt(T0_MS + 250)), True
+    )
+    bounded = [repair._covered(r) for r in repair.pending]
+    assert [(b.first_bar, b.last_bar) for b in bounded if b is not None] == [
+        (ms_to_dt(T0_MS + 2_000), ms_to_dt(T0_MS + 4_000)),
+        (ms_to_dt(T0_MS - 59_000), ms_to_dt(T0_MS + 1_000)),
+    ]
 
 
 def test_touched_bars_cover_every_second_the_gap_meets() -> None:
