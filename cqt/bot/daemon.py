@@ -51,6 +51,8 @@ LIVE_HORIZON_S = 120
 SHUTDOWN_S = 7.0
 # The part of it the run row's close always gets (connect, the last events, the stop).
 RUN_ROW_S = 1.5
+# How far a step cancelled at its deadline may overrun it (two cancellations, each with its grace).
+OVERRUN_S = 2 * CANCEL_GRACE_S
 # A `--source sim --duration 120` demonstration must show settled predictions: H = 120 s could not settle
 # within the run, so the simulator's default horizon is 30 s (override with --horizon).
 SIM_HORIZON_S = 30
@@ -197,6 +199,7 @@ class Bot:
         self.probe = PredictionProbe()
         self.stop_cause = "crash"
         self.stop_detail = ""
+        self.closed = False  # the run row got its stop
         self._stop = asyncio.Event()
 
     def request_stop(self, cause: str, detail: str = "") -> None:
@@ -227,7 +230,18 @@ class Bot:
             await self._start(run_id, metrics.port)
             await self._wait_for_stop(heartbeat, started)
             deadline = loop.time() + SHUTDOWN_S
-            await self.collection.shutdown(self.supervisor.tasks, timeout_s=SHUTDOWN_S - RUN_ROW_S)
+            # The heartbeat ends alongside the collection, not after it: a beat hung on PostgreSQL costs
+            # the run row's close nothing. The close writes the last events and snapshot itself.
+            self.record.stop()
+            beat_ended = asyncio.ensure_future(
+                finish_by(
+                    {heartbeat: "heartbeat"} if not heartbeat.done() else {}, loop.time() + CANCEL_GRACE_S
+                )
+            )
+            await self.collection.shutdown(
+                self.supervisor.tasks, timeout_s=SHUTDOWN_S - RUN_ROW_S - 2 * OVERRUN_S
+            )
+            await beat_ended
         except Exception as exc:  # recorded as the run's crash, then re-raised for the exit code
             self.request_stop("crash", "".join(traceback.format_exception(exc))[-2000:])
             log.exception("bot crashed")
@@ -238,13 +252,15 @@ class Bot:
             self.record.stop()
             if not heartbeat.done():
                 await finish_by({heartbeat: "heartbeat"}, loop.time() + CANCEL_GRACE_S)
-            closed = await self.record.close(
-                self.stop_cause, self.stop_detail, timeout_s=max(RUN_ROW_S, deadline - loop.time())
+            self.closed = await self.record.close(
+                self.stop_cause,
+                self.stop_detail,
+                timeout_s=max(RUN_ROW_S, deadline - OVERRUN_S - loop.time()),
             )
             metrics.close()
             log.info(
                 "run %d stopped: %s %s%s", run_id, self.stop_cause, self.stop_detail,
-                "" if closed else "; its bot_runs row stays open (PostgreSQL unavailable): the next start"
+                "" if self.closed else "; its bot_runs row stays open (PostgreSQL unavailable): the next start"
                 " closes it with stop cause lost",
             )  # fmt: skip
         return 0

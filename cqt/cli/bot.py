@@ -102,7 +102,13 @@ def bot(
             try:
                 code = asyncio.run(run.run())
             finally:
-                lines = report(target.conninfo, run.record.run_id, target, run_settings, source, opts.horizon)
+                # A run row PostgreSQL did not take at the stop: asking it again for the summary could
+                # outlast Docker's grace (docs/design.md §5.7).
+                lines = (
+                    report(target.conninfo, run.record.run_id, target, run_settings, source, opts.horizon)
+                    if run.closed or run.record.run_id is None
+                    else [f"run {run.record.run_id}: no summary, PostgreSQL was unavailable at the stop"]
+                )
                 for line in lines:
                     typer.echo(line)
     except StartError as exc:

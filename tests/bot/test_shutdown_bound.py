@@ -42,16 +42,16 @@ SLOW_S = 120.0
 SIM = SimConfig(seed=11, binance_symbols=("BTCUSDT",), upbit_symbols=("KRW-BTC",))
 
 
-def stop_within_grace(bot: subprocess.Popen[str]) -> tuple[float, str]:
-    """SIGTERM, then the seconds until the process ended and its stderr."""
+def stop_within_grace(bot: subprocess.Popen[str]) -> tuple[float, str, str]:
+    """SIGTERM, then the seconds until the process ended, its stdout and its stderr."""
     sent = time.monotonic()
     bot.send_signal(signal.SIGTERM)
     try:
-        _, err = bot.communicate(timeout=60)
+        out, err = bot.communicate(timeout=60)
     finally:
         if bot.poll() is None:
             bot.kill()
-    return time.monotonic() - sent, err
+    return time.monotonic() - sent, out, err
 
 
 def test_sigterm_with_slow_and_failing_rest_exits_within_the_grace(db: str, tmp_path: Path) -> None:
@@ -71,7 +71,7 @@ def test_sigterm_with_slow_and_failing_rest_exits_within_the_grace(db: str, tmp_
             sim.faults.slow(venue, seconds=SLOW_S, count=1000)
             sim.faults.http_error(venue, status=503, count=500)
         time.sleep(12)  # the Binance pollers' 10 s cadence has sent its calls into the slow answers
-        took, err = stop_within_grace(bot)
+        took, _, err = stop_within_grace(bot)
     assert bot.returncode == 0, err[-3000:]
     assert took < GRACE_S, f"{took:.1f}s: {err[-3000:]}"
     with psycopg.connect(db) as conn:
@@ -121,10 +121,11 @@ def test_sigterm_while_postgres_is_down_spools_and_the_next_start_closes_the_run
         except BaseException:
             first.kill()
             raise
-        took, err = stop_within_grace(first)
+        took, out, err = stop_within_grace(first)
         assert first.returncode == 0, err[-3000:]
         assert took < GRACE_S, f"{took:.1f}s: {err[-3000:]}"
         assert "wait in the spool" in err and "next start closes it with stop cause lost" in err, err[-3000:]
+        assert out.strip() == "run 1: no summary, PostgreSQL was unavailable at the stop", out  # not asked
         in_spool = spooled_trades(spool)
         assert {"binance", "upbit"} <= set(in_spool) and all(len(ids) > 10 for ids in in_spool.values())
 
