@@ -11,10 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg
-
 from cqt.db import embedded
 from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
+from tests.ledger_check import check_trades
 from tests.settings_env import bot_environ
 
 SHARDS = {"BTCUSDT": "KRW-BTC", "ETHUSDT": "KRW-ETH"}
@@ -88,17 +87,10 @@ def test_two_bots_in_one_directory_lose_nothing_through_an_outage(
         sum("is written by another bot in this directory; this bot logs to" in e for e in stderr.values())
         == 1
     )
-    with psycopg.connect(conninfo) as conn:
-        for symbol, market in SHARDS.items():
-            for exchange, shard in (("binance", symbol), ("upbit", market)):
-                stored = [r[0] for r in conn.execute(
-                    "SELECT trade_id FROM trades WHERE exchange = %s AND symbol = %s ORDER BY trade_id",
-                    (exchange, shard),
-                )]  # fmt: skip
-                assert len(stored) > 100, (shard, len(stored))
-                expected = [i for i in sent[symbol][exchange] if stored[0] <= i <= stored[-1]]
-                missing = sorted(set(expected) - set(stored))
-                assert stored == expected, f"{shard}: {len(missing)} missing, e.g. {missing[:5]}"
+    for symbol, market in SHARDS.items():
+        for exchange, shard in (("binance", symbol), ("upbit", market)):
+            check_trades(conninfo, "two bots, one directory, PostgreSQL down 20 s", exchange, shard,
+                         sent[symbol][exchange], minimum=100)  # fmt: skip
     # both spools were replayed and emptied; their directories went with their bots
     spool = tmp_path / "spool"
     assert list(spool.rglob("*.batch")) == [] and [p for p in spool.iterdir() if p.name != "rejected"] == []

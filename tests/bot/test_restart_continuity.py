@@ -31,6 +31,7 @@ from cqt.store.spool import Spool
 from cqt.store.tables import SPECS
 from tests.bot.test_bot import METRICS_URL, start_bot, wait_for_log
 from tests.collect.test_collection import collect
+from tests.ledger_check import check_trades
 from tests.settings_env import bot_environ
 
 BTC, KRW_BTC = "BTCUSDT", "KRW-BTC"
@@ -83,22 +84,12 @@ def run_killed_then_resumed(
     return second.returncode, err
 
 
-def assert_continuous(db: str, sent: dict[str, Sent]) -> None:
+def assert_continuous(db: str, sent: dict[str, Sent], case: str) -> None:
     with psycopg.connect(db) as conn:
         runs = conn.execute("SELECT run_id FROM bot_runs ORDER BY run_id").fetchall()
         assert len(runs) == 2, runs
         for exchange, symbol in SHARDS:
-            stored = [r[0] for r in conn.execute(
-                "SELECT trade_id FROM trades WHERE exchange = %s AND symbol = %s ORDER BY trade_id",
-                (exchange, symbol),
-            )]  # fmt: skip
-            ids = sent[exchange].ids
-            expected = [i for i in ids if stored[0] <= i <= stored[-1]]
-            missing = sorted(set(expected) - set(stored))
-            assert len(stored) > 300, exchange
-            assert not missing and stored == expected, (
-                f"{exchange}: {len(missing)} missing of {len(expected)}"
-            )
+            check_trades(db, case, exchange, symbol, sent[exchange].ids, minimum=300)
 
             gaps = conn.execute(
                 "SELECT status, reason, start_ts, end_ts, from_id FROM gaps WHERE exchange = %s AND symbol = %s",
@@ -156,7 +147,7 @@ def test_sigkill_then_restart_loses_nothing_between_the_runs(db: str, tmp_path: 
         code, err = run_killed_then_resumed(tmp_path, db, sim)
         sent = sent_trades(sim)
     assert code == 0, err[-3000:]
-    assert_continuous(db, sent)
+    assert_continuous(db, sent, "SIGKILL, 12 s without a bot, restart")
 
 
 def test_postgres_down_then_sigkill_then_restart_loses_nothing(
@@ -174,7 +165,7 @@ def test_postgres_down_then_sigkill_then_restart_loses_nothing(
         code, err = run_killed_then_resumed(tmp_path, db, sim, while_down=outage())
         sent = sent_trades(sim)
     assert code == 0, err[-3000:]
-    assert_continuous(db, sent)
+    assert_continuous(db, sent, "PostgreSQL down, SIGKILL, restart")
 
 
 async def test_gaps_an_earlier_run_left_open_are_filled_by_the_next(db: str, tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from cqt.collect.rows import dt_to_ms
 from cqt.config import load_settings
 from cqt.db import embedded
 from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
+from tests.ledger_check import check_trades
 
 BTC, KRW_BTC = "BTCUSDT", "KRW-BTC"
 TRADE_FIELDS = ("open", "high", "low", "close", "volume", "notional", "buy_volume", "sell_volume", "n_trades")
@@ -50,25 +51,13 @@ async def collect(
     return collection
 
 
-def stored_ids(conninfo: str, exchange: str, symbol: str) -> list[int]:
-    with psycopg.connect(conninfo) as conn:
-        q = "SELECT trade_id FROM trades WHERE exchange = %s AND symbol = %s ORDER BY trade_id"
-        return [r[0] for r in conn.execute(q, (exchange, symbol))]
-
-
-def assert_trades_exact(conninfo: str, sim: SimServer, exchange: str, symbol: str, minimum: int = 50) -> None:
-    stored = stored_ids(conninfo, exchange, symbol)
-    assert len(stored) >= minimum, f"only {len(stored)} {exchange} trades stored"
+def assert_trades_exact(
+    conninfo: str, sim: SimServer, exchange: str, symbol: str, minimum: int = 50, case: str = "steady"
+) -> None:
     sent = (
         sim.ledger.binance_trade_ids(symbol) if exchange == "binance" else sim.ledger.upbit_trade_ids(symbol)
     )
-    expected = [i for i in sent if stored[0] <= i <= stored[-1]]
-    missing = sorted(set(expected) - set(stored))
-    extra = sorted(set(stored) - set(sent))
-    assert not missing and not extra, (
-        f"{exchange}: {len(missing)} missing {missing[:5]}, {len(extra)} unknown"
-    )
-    assert stored == expected
+    check_trades(conninfo, case, exchange, symbol, sent, minimum=minimum)
 
 
 def batch_bars(conn: psycopg.Connection[Any], exchange: str, symbol: str) -> dict[str, np.ndarray[Any, Any]]:
@@ -159,8 +148,8 @@ async def test_binance_fault_loses_nothing(fault: str, db: str, tmp_path: Path) 
 
     with SimServer.in_thread(sim_config()) as sim:
         col = await collect(sim, db, tmp_path / "spool", script)
-        assert_trades_exact(db, sim, "binance", BTC)
-        assert_trades_exact(db, sim, "upbit", KRW_BTC)
+        assert_trades_exact(db, sim, "binance", BTC, case=f"binance {fault}")
+        assert_trades_exact(db, sim, "upbit", KRW_BTC, case=f"binance {fault}")
     assert col.bars.late_dropped == 0, col.bars.late_dropped
     assert_bars_match(db, "binance", BTC)
     assert col.binance is not None
@@ -190,7 +179,7 @@ async def test_binance_24h_close_with_shortened_lifetime_is_covered_by_rotation(
                     bar_lateness_ms=5_000, binance_rotate_after_s=3.0, write_latency_s=0.1)  # fmt: skip
     with SimServer.in_thread(sim_config(binance_lifetime_s=5.0)) as sim:
         col = await collect(sim, db, tmp_path / "spool", script, tuning)
-        assert_trades_exact(db, sim, "binance", BTC)
+        assert_trades_exact(db, sim, "binance", BTC, case="24 h connection close (rotation)")
     assert_bars_match(db, "binance", BTC)
     assert col.binance is not None
     assert min(s.stats.rotations for s in col.binance.sessions) >= 2
@@ -214,7 +203,7 @@ async def test_postgres_stopped_30s_mid_run_loses_nothing(
         col = await collect(sim, conninfo, tmp_path / "spool", script)
         assert col.writer.metrics.spooled_batches >= 1 and col.writer.metrics.replayed_batches >= 1
         assert col.writer.metrics.spool_depth == 0
-        assert_trades_exact(conninfo, sim, "binance", BTC, minimum=1000)
-        assert_trades_exact(conninfo, sim, "upbit", KRW_BTC, minimum=500)
+        assert_trades_exact(conninfo, sim, "binance", BTC, minimum=1000, case="PostgreSQL down 30 s")
+        assert_trades_exact(conninfo, sim, "upbit", KRW_BTC, minimum=500, case="PostgreSQL down 30 s")
     assert_bars_match(conninfo, "binance", BTC)
     assert_bars_match(conninfo, "upbit", KRW_BTC)

@@ -139,7 +139,7 @@ async def test_a_silence_shorter_than_the_watchdog_is_no_error(
     with SimServer.in_thread(sim_config()) as sim:
         run = await supervised_run(sim, db, tmp_path / "spool", "binance", watchdog_s=30.0, silence_s=15.0,
                                    path="/market")  # fmt: skip
-        assert_trades_exact(db, sim, "binance", BTC)
+        assert_trades_exact(db, sim, "binance", BTC, case="15 s silence, 30 s watchdog")
     assert bot_events(db, run.run_id) == []
     assert errors(caplog) == []
     assert connection_counters(db, run.run_id) == {"binance/market": {(0, 0)}, "binance/public": {(0, 0)}}
@@ -164,7 +164,7 @@ async def test_a_silence_past_the_watchdog_is_one_stall_and_one_reconnect(
     with SimServer.in_thread(sim_config()) as sim:
         run = await supervised_run(sim, db, tmp_path / "spool", venue, watchdog_s=SHORT_WATCHDOG_S,
                                    silence_s=LONG_SILENCE_S, path=path)  # fmt: skip
-        assert_trades_exact(db, sim, venue, symbol)
+        assert_trades_exact(db, sim, venue, symbol, case=f"{venue} 24 s silence, 16 s watchdog")
     assert bot_events(db, run.run_id) == []
     assert errors(caplog) == []
     expected = {stalled: {(1, 1)}} | ({} if healthy is None else {healthy: {(0, 0)}})

@@ -27,6 +27,7 @@ from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
 from cqt.store.spool import Spool
 from cqt.store.writer import Writer
 from tests.bot.test_bot import METRICS_URL, wait_for_log
+from tests.ledger_check import check_trades
 from tests.settings_env import bot_environ
 from tests.store.test_writer import count, trade
 
@@ -206,12 +207,8 @@ def test_the_bot_records_a_failing_spool_and_loses_no_trade(
         assert [k for k, _ in events] == ["spool_failing"] and "Not a directory" in events[0][1], events
         flags = conn.execute("SELECT bool_or(spool_failing), max(last_error) FROM writer_status").fetchone()
         assert flags is not None and flags[0] is True and "Not a directory" in flags[1]
-        for exchange, ids in sent.items():
-            stored = [r[0] for r in conn.execute(
-                "SELECT trade_id FROM trades WHERE exchange = %s ORDER BY trade_id", (exchange,)
-            )]  # fmt: skip
-            assert len(stored) > 100
-            assert stored == [i for i in ids if stored[0] <= i <= stored[-1]], exchange
+    for (exchange, ids), symbol in zip(sent.items(), ("BTCUSDT", "KRW-BTC"), strict=True):
+        check_trades(conninfo, "spool unwritable, PostgreSQL down 8 s", exchange, symbol, ids, minimum=100)
 
 
 async def test_rejected_rows_the_disk_cannot_keep_are_named_and_block_nothing(
