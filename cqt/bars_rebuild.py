@@ -18,7 +18,8 @@ Three rules keep the rebuilt bars honest (docs/design.md §2, §3):
   kernel would carry prices across it and call it `stale`, and a flat carried price labels as NONE. A
   session is a bot run (`bot_runs`: `started_at` to `stopped_at`, or to the last heartbeat of a run that
   never stopped) from the bar of its first stored trade or quote to the bar of its last, the bars the
-  live aggregator wrote.
+  live aggregator wrote. The first and last bar of a session keep the `gap` flag the live feed gave
+  them for a second it did not hear whole.
 * A stored bar with more trades than its rebuild is kept, never overwritten: the stored trades of that
   second are incomplete (lost writes, pruning), so the live bar is the better record. Such seconds are
   returned so the caller can report them.
@@ -83,6 +84,7 @@ SELECT started_at, coalesce(stopped_at, heartbeat_at), symbols FROM bot_runs
  WHERE started_at < %(b)s AND coalesce(stopped_at, heartbeat_at) > %(a)s
 """
 _STORED = "SELECT ts, n_trades FROM market_1s WHERE exchange = %s AND symbol = %s AND ts BETWEEN %s AND %s"
+_STORED_GAPS = "SELECT ts FROM market_1s WHERE exchange = %(x)s AND symbol = %(s)s AND ts > %(a)s AND ts <= %(b)s AND gap"
 
 
 @dataclass
@@ -142,17 +144,28 @@ def _uncollected(
     bars: NDArray[np.int64],
     events: NDArray[np.int64],
 ) -> NDArray[np.bool_]:
-    """Bars `[T - 1 s, T)` outside every collection session of the shard: a run's session spans the bars
-    from its first to its last stored event (`events`, sorted ms, with the rows just outside the range), as
-    the live aggregator's bars do; a run's start-up before its first event collected nothing."""
+    """Bars `[T - 1 s, T)` no collection session of the shard covered whole.
+
+    A run's session spans the bars from its first to its last stored event (`events`, sorted ms, with the
+    rows just outside the range), as the live aggregator's bars do; a run's start-up before its first
+    event collected nothing. The session's first and last bar are covered only in part: the live feed
+    flagged them `gap` unless it heard the whole second (and the next run's fill of the span between
+    runs may have made them whole since), so there the stored flag stands.
+    """
     covered = np.zeros(len(bars), dtype=np.bool_)
+    edges = np.zeros(len(bars), dtype=np.bool_)
     for started, stopped, symbols in conn.execute(_RUNS, params):
         if params["s"] not in _shard_symbols(params["x"], symbols):
             continue
         i = np.searchsorted(events, dt_to_ms(started), side="left")
         j = np.searchsorted(events, dt_to_ms(stopped), side="left") - 1
         if i <= j:
-            covered |= (bars > events[i]) & (bars - BAR_MS <= events[j])
+            session = np.flatnonzero((bars > events[i]) & (bars - BAR_MS <= events[j]))
+            covered[session] = True
+            edges[session[[0, -1]] if len(session) else session] = True
+    if edges.any():
+        flagged = [dt_to_ms(ts) for (ts,) in conn.execute(_STORED_GAPS, params)]
+        covered &= ~(edges & np.isin(bars, np.array(flagged, dtype=np.int64)))
     return ~covered
 
 

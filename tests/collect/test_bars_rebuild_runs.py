@@ -41,6 +41,7 @@ class Runs:
     first_bar: datetime
     last_bar: datetime
     live: set[tuple[str, datetime]]  # (exchange, ts) of the live bars
+    live_gaps: set[tuple[str, datetime]]  # those the live feed flagged: the seconds it did not hear whole
     before: Path  # the export before the rebuild
     rebuild: subprocess.CompletedProcess[str]
 
@@ -69,12 +70,14 @@ def runs(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[R
             )  # fmt: skip
             assert run.returncode == 0, run.stderr[-3000:]
         with psycopg.connect(db) as conn:
-            live = {(str(x), ts) for x, ts in conn.execute("SELECT exchange, ts FROM market_1s")}
+            rows = conn.execute("SELECT exchange, ts, gap FROM market_1s").fetchall()
+        live = {(str(x), ts) for x, ts, _ in rows}
+        live_gaps = {(str(x), ts) for x, ts, gap in rows if gap}
         first_bar, last_bar = min(ts for _, ts in live), max(ts for _, ts in live)
         before = _export((db, first_bar, last_bar), tmp / "before.parquet")
         rebuild = run_cqt("bars", "rebuild", "--source", "sim", "--start", first_bar.isoformat(),
                           "--end", last_bar.isoformat(), cwd=tmp, env=bot_environ(tmp, db))  # fmt: skip
-        yield Runs(db, tmp, first_bar, last_bar, live, before, rebuild)
+        yield Runs(db, tmp, first_bar, last_bar, live, live_gaps, before, rebuild)
 
 
 def _nulls(table: pa.Table, features: list[str]) -> dict[str, set[int]]:
@@ -114,12 +117,16 @@ def test_seconds_without_a_collector_are_gaps_without_labels(runs: Runs) -> None
             "SELECT exchange, ts, gap, revision FROM market_1s ORDER BY exchange, ts"
         ).fetchall()
         stopped, restarted = conn.execute("SELECT min(stopped_at), max(started_at) FROM bot_runs").fetchone()  # type: ignore[misc]
-    # the rebuilt bars with no live bar are exactly the pause, and those are gaps; the live ones are not
+    # the rebuilt bars with no live bar are exactly the pause, and those are gaps; of the live ones, those
+    # the live feed flagged (a run's first and last second, heard in part) stay gaps, the others are not
     gaps = {(x, ts) for x, ts, gap, _ in bars if gap}
-    assert gaps == {(x, ts) for x, ts, _, _ in bars if (x, ts) not in runs.live}
-    assert {x for x, _ in gaps} == {"binance", "upbit"}
-    assert all(stopped < ts and ts - SECOND < restarted + timedelta(seconds=5) for _, ts in gaps)
-    assert len(gaps) >= 2 * (PAUSE_S - 1)
+    pause = {(x, ts) for x, ts, _, _ in bars if (x, ts) not in runs.live}
+    assert gaps == pause | runs.live_gaps
+    assert {x for x, _ in pause} == {"binance", "upbit"}
+    assert all(stopped < ts and ts - SECOND < restarted + timedelta(seconds=5) for _, ts in pause)
+    assert len(pause) >= 2 * (PAUSE_S - 1)
+    boundaries = {ts for _, ts in runs.live_gaps}
+    assert min(ts for _, ts in runs.live) in boundaries and max(ts for _, ts in runs.live) in boundaries
     assert all(revision == 1 for x, ts, _, revision in bars if (x, ts) in runs.live)
     # the export labels no t0 whose horizon meets the pause (a carried, stale price there would read NONE)
     out = _export(runs, runs.tmp / "gaps.parquet")
