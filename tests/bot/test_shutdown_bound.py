@@ -33,6 +33,7 @@ from cqt.config import load_settings
 from cqt.db import embedded
 from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
 from tests.bot.test_bot import METRICS_URL, start_bot, wait_for_log
+from tests.ledger_check import check_trades
 from tests.settings_env import bot_environ
 
 # Docker's grace between SIGTERM and SIGKILL: the bound the issue sets for the whole stop.
@@ -152,6 +153,9 @@ def test_sigterm_while_postgres_is_down_spools_and_the_next_start_closes_the_run
         assert got == expected, (
             f"{exchange}: {len(set(expected) - set(got))} missing, {len(got) - len(set(got))} twice"
         )
+    # and the whole span of both runs, the outage and the restart's fill included
+    for exchange, symbol in (("binance", "BTCUSDT"), ("upbit", "KRW-BTC")):
+        check_trades(uri, "SIGTERM while PostgreSQL is down, restart", exchange, symbol, sent[exchange])
     with psycopg.connect(uri) as conn:
         runs = conn.execute(
             "SELECT pid, stop_cause, stop_detail, stopped_at = heartbeat_at FROM bot_runs ORDER BY run_id"

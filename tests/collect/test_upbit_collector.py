@@ -25,6 +25,7 @@ from cqt.collect.upbit_ws import RecentTrades, UpbitWsCollector
 from cqt.sim import SimConfig, SimServer
 from cqt.store.spool import Spool
 from cqt.store.writer import Writer
+from tests.ledger_check import check_trades
 
 MARKETS = ("KRW-BTC", "KRW-ETH")
 
@@ -69,20 +70,11 @@ async def collect(
     return Outcome(collector, gaps, ledger_ids, sunk)
 
 
-def assert_every_trade_once(db: str, out: Outcome) -> None:
-    """Stored ids per market == the simulator's ids over the stored range; each trade sunk exactly once."""
-    with psycopg.connect(db) as conn:
-        for market, ledger_ids in out.ledger_ids.items():
-            stored = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT trade_id FROM trades WHERE exchange = 'upbit' AND symbol = %s ORDER BY trade_id",
-                    (market,),
-                )
-            ]
-            assert len(stored) > 20, market
-            expected = [i for i in ledger_ids if stored[0] <= i <= stored[-1]]
-            assert stored == expected, (market, sorted(set(expected) - set(stored))[:10])
+def assert_every_trade_once(db: str, out: Outcome, case: str) -> None:
+    """Stored ids per market == the simulator's ids over the stored range; each trade sunk exactly once.
+    The floor is low: KRW-ETH trades a few times a second, and how often depends on the run's start."""
+    for market, ledger_ids in out.ledger_ids.items():
+        check_trades(db, case, "upbit", market, ledger_ids, minimum=8)
     assert max(out.sunk.values()) == 1
 
 
@@ -151,7 +143,7 @@ async def test_steady_run_stores_trades_and_quotes(db: str, tmp_path: Path) -> N
         await asyncio.sleep(3.0)
 
     out = await collect(db, tmp_path, during, compare_every_s=1.0, gap_grace_ms=500)
-    assert_every_trade_once(db, out)
+    assert_every_trade_once(db, out, "upbit steady")
     with psycopg.connect(db) as conn:
         quotes = conn.execute("SELECT count(*), count(DISTINCT symbol) FROM quotes").fetchone()
     assert quotes is not None and quotes[0] > 10 and quotes[1] == len(MARKETS)
@@ -171,7 +163,7 @@ async def test_dropped_connection_reconnects_and_fills_the_outage(db: str, tmp_p
         await asyncio.sleep(2.5)
 
     out = await collect(db, tmp_path, during, compare_every_s=60.0)
-    assert_every_trade_once(db, out)
+    assert_every_trade_once(db, out, "upbit drop")
     stats = out.collector.sessions[0].stats
     assert stats.reconnects >= 1 and stats.connects >= 2
     with psycopg.connect(db) as conn:
@@ -192,7 +184,7 @@ async def test_stall_without_close_is_detected_and_filled(db: str, tmp_path: Pat
         await asyncio.sleep(3.5)
 
     out = await collect(db, tmp_path, during, stall_timeout_s=1.0, compare_every_s=60.0)
-    assert_every_trade_once(db, out)
+    assert_every_trade_once(db, out, "upbit stall")
     assert out.collector.sessions[0].stats.stalls >= 1
     rows = gap_rows(db)
     assert rows and all((status, reason) == ("filled", "reconnect") for _, _, status, reason, _ in rows)
@@ -211,7 +203,7 @@ async def test_withheld_trades_are_found_by_rest_comparison(db: str, tmp_path: P
         withheld.extend(sim.ledger.withheld_ids("upbit", "KRW-BTC"))
 
     out = await collect(db, tmp_path, during, compare_every_s=0.5, gap_grace_ms=500)
-    assert_every_trade_once(db, out)
+    assert_every_trade_once(db, out, "upbit withheld trades")
     assert found_while_running[0] >= 1  # by the periodic comparison, not only the one at shutdown
     rows = gap_rows(db)
     # the 7 trades are withheld over a few ticks, so a comparison may see them in two windows
@@ -234,7 +226,7 @@ async def test_duplicated_reordered_and_malformed_frames(db: str, tmp_path: Path
         assert sim.ledger.faults_applied["reorder"] == 10
 
     out = await collect(db, tmp_path, during, compare_every_s=0.5)
-    assert_every_trade_once(db, out)
+    assert_every_trade_once(db, out, "upbit duplicate, reorder, malformed")
     # three hostile copies (sim.faults.hostile_frame): the truncated one and any the wire rule rejects are
     # counted; a microsecond copy reads as its original and is absorbed as a duplicate
     assert 1 <= sum(out.collector.malformed.values()) <= 3
