@@ -23,6 +23,8 @@ from pathlib import Path
 
 import psycopg
 
+from cqt.sim import SimServer
+
 MATRIX_ENV = "CQT_FAULT_MATRIX"
 
 
@@ -42,6 +44,11 @@ class TradeCheck:
     @property
     def exact(self) -> bool:
         return self.missing == self.unknown == self.duplicated == 0
+
+
+def sent_trade_ids(sim: SimServer, symbol: str = "BTCUSDT", market: str = "KRW-BTC") -> dict[str, list[int]]:
+    """The trade ids the simulator sent for one Binance symbol and one Upbit market, by exchange."""
+    return {"binance": sim.ledger.binance_trade_ids(symbol), "upbit": sim.ledger.upbit_trade_ids(market)}
 
 
 def stored_trade_ids(conninfo: str, exchange: str, symbol: str) -> list[int]:

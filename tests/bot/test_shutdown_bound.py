@@ -33,7 +33,7 @@ from cqt.config import load_settings
 from cqt.db import embedded
 from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
 from tests.bot.test_bot import METRICS_URL, start_bot, wait_for_log
-from tests.ledger_check import check_trades
+from tests.ledger_check import check_trades, sent_trade_ids
 from tests.settings_env import bot_environ
 
 # Docker's grace between SIGTERM and SIGKILL: the bound the issue sets for the whole stop.
@@ -138,10 +138,7 @@ def test_sigterm_while_postgres_is_down_spools_and_the_next_start_closes_the_run
         second = start_bot(tmp_path, env, "--source", "live", "--duration", "10")
         _, err2 = second.communicate(timeout=90)
         assert second.returncode == 0, err2[-3000:]
-        sent = {
-            "binance": sim.ledger.binance_trade_ids("BTCUSDT"),
-            "upbit": sim.ledger.upbit_trade_ids("KRW-BTC"),
-        }
+        sent = sent_trade_ids(sim)
 
     assert spooled_trades(spool) == {}  # replayed, and removed once committed
     stored = stored_trades(uri)

@@ -14,6 +14,7 @@ from psycopg import sql
 
 from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
 from tests.bot.test_bot import METRICS_URL, start_bot, wait_for_log
+from tests.ledger_check import sent_trade_ids
 from tests.settings_env import bot_environ
 
 # Each query counts stored rows that break the rule; NaN sorts above 'Infinity' in PostgreSQL, so
@@ -59,10 +60,7 @@ def test_bot_survives_hostile_frames_and_loses_no_trade(db: str, tmp_path: Path)
         finally:
             if bot.poll() is None:
                 bot.kill()
-        sent = {
-            "binance": sim.ledger.binance_trade_ids("BTCUSDT"),
-            "upbit": sim.ledger.upbit_trade_ids("KRW-BTC"),
-        }
+        sent = sent_trade_ids(sim)
         applied = sim.ledger.faults_applied["malformed"]
     assert bot.returncode == 0, err[-3000:]
     assert applied >= 100

@@ -27,7 +27,7 @@ from cqt.sim import SIM_COINGLASS_KEY, SimConfig, SimServer
 from cqt.store.spool import Spool
 from cqt.store.writer import Writer
 from tests.bot.test_bot import METRICS_URL, wait_for_log
-from tests.ledger_check import check_trades
+from tests.ledger_check import check_trades, sent_trade_ids
 from tests.settings_env import bot_environ
 from tests.store.test_writer import count, trade
 
@@ -193,10 +193,7 @@ def test_the_bot_records_a_failing_spool_and_loses_no_trade(
         finally:
             if bot.poll() is None:
                 bot.kill()
-        sent = {
-            "binance": sim.ledger.binance_trade_ids("BTCUSDT"),
-            "upbit": sim.ledger.upbit_trade_ids("KRW-BTC"),
-        }
+        sent = sent_trade_ids(sim)
     stderr = (tmp_path / "stderr").read_text()
     assert bot.returncode == 0, stderr[-3000:]
     assert (
