@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cqt.db import embedded
 from tests.settings_env import clean_environ
 
 # Run before the code under test: every dev-only top-level package becomes "not installed".
@@ -30,7 +31,11 @@ def _run(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_and_bot_import_without_dev_packages(tmp_path: Path) -> None:
-    proc = _run("import cqt.cli, cqt.bot.daemon, cqt.dashboard.app, cqt.export.dataset", tmp_path)
+    try:
+        proc = _run("import cqt.cli, cqt.bot.daemon, cqt.dashboard.app, cqt.export.dataset", tmp_path)
+    finally:
+        # the dashboard's page runs on import and starts the embedded server under ./data/pg
+        embedded.stop(tmp_path / "data" / "pg")
     assert proc.returncode == 0, proc.stderr
 
 
